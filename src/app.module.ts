@@ -1,0 +1,27 @@
+import { Module, type DynamicModule, type Type } from '@nestjs/common';
+import { OrderModule } from '../sagas/order/order.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { DatabaseModule } from './database/database.module.js';
+import { SagaModule } from './saga/index.js';
+
+/** The application: the saga engine configured from the environment, plus the sagas in ../sagas. */
+@Module({})
+export class AppModule {
+  static forRoot(config: AppConfig, sagaModules: (Type | DynamicModule)[] = [OrderModule]): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [
+        DatabaseModule.forRoot(config.DATABASE_URL),
+        SagaModule.forRoot({
+          databaseUrl: config.DATABASE_URL,
+          redisUrl: config.REDIS_URL,
+          queuePrefix: config.QUEUE_PREFIX,
+          role: config.SAGA_ROLE,
+          concurrency: config.WORKER_CONCURRENCY,
+          apiKey: config.API_KEY,
+        }),
+        ...sagaModules,
+      ],
+    };
+  }
+}

@@ -1,0 +1,18 @@
+import { type OnApplicationShutdown } from '@nestjs/common';
+import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
+import postgres from 'postgres';
+
+/** The application's own Postgres pool, for the services its sagas call. */
+export class AppDatabase implements OnApplicationShutdown {
+  readonly sql: postgres.Sql;
+  readonly db: PostgresJsDatabase;
+
+  constructor(databaseUrl: string, poolSize = 10) {
+    this.sql = postgres(databaseUrl, { max: poolSize, onnotice: () => undefined, connect_timeout: 5 });
+    this.db = drizzle({ client: this.sql });
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    await this.sql.end({ timeout: 5 });
+  }
+}

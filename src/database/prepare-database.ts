@@ -1,0 +1,59 @@
+import { drizzle } from 'drizzle-orm/postgres-js';
+import { migrate } from 'drizzle-orm/postgres-js/migrator';
+import { fileURLToPath } from 'node:url';
+import postgres from 'postgres';
+
+const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url));
+
+/**
+ * Creates the database if it is missing and applies the migrations in `drizzle/`. Several
+ * processes may start at once, so migrations run under an advisory lock on a one-connection client.
+ */
+export async function prepareDatabase(databaseUrl: string): Promise<void> {
+  await createDatabaseIfMissing(databaseUrl);
+  const client = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  try {
+    await client`SELECT pg_advisory_lock(hashtext('nest-saga:migrations'))`;
+    await migrate(drizzle({ client }), { migrationsFolder: MIGRATIONS_FOLDER });
+  } finally {
+    await client.end();
+  }
+}
+
+export async function createDatabaseIfMissing(databaseUrl: string): Promise<void> {
+  const name = databaseName(databaseUrl);
+  const admin = postgres(withDatabase(databaseUrl, 'postgres'), { max: 1, onnotice: () => undefined });
+  try {
+    const [exists] = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
+    if (!exists) {
+      await admin.unsafe(`CREATE DATABASE ${quoteIdentifier(name)}`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created by a process that started at the same time
+      });
+    }
+  } finally {
+    await admin.end();
+  }
+}
+
+export async function dropDatabase(databaseUrl: string): Promise<void> {
+  const admin = postgres(withDatabase(databaseUrl, 'postgres'), { max: 1, onnotice: () => undefined });
+  try {
+    await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdentifier(databaseName(databaseUrl))} WITH (FORCE)`);
+  } finally {
+    await admin.end();
+  }
+}
+
+function databaseName(databaseUrl: string): string {
+  return decodeURIComponent(new URL(databaseUrl).pathname.slice(1));
+}
+
+function withDatabase(databaseUrl: string, name: string): string {
+  const url = new URL(databaseUrl);
+  url.pathname = `/${encodeURIComponent(name)}`;
+  return url.toString();
+}
+
+function quoteIdentifier(name: string): string {
+  return `"${name.replace(/"/g, '""')}"`;
+}

@@ -1,0 +1,31 @@
+import { z } from 'zod';
+import { InvalidInputError } from '../errors/invalid-input.error.js';
+import { SagaStatus } from '../saga-status.js';
+
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+
+export const sagaIdSchema = uuid;
+
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters')
+  .optional();
+
+export const listQuerySchema = z.strictObject({
+  name: z.string().min(1).max(100).optional(),
+  status: z.enum(Object.values(SagaStatus) as [SagaStatus, ...SagaStatus[]]).optional(),
+  limit: z
+    .string()
+    .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
+    .transform(Number)
+    .pipe(z.number().min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100'))
+    .default(20),
+  cursor: uuid.optional(),
+});
+
+/** Parses a request part, or throws the 400 that lists what is wrong with it. */
+export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) throw InvalidInputError.fromZod(`Invalid ${what}`, parsed.error);
+  return parsed.data;
+}

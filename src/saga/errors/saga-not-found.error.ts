@@ -1,0 +1,6 @@
+export class SagaNotFoundError extends Error {
+  constructor(id: string) {
+    super(`No saga has id ${id}`);
+    this.name = 'SagaNotFoundError';
+  }
+}

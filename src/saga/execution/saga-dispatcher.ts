@@ -1,0 +1,36 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import type { DueUnit } from '../store/saga.store.js';
+import type { Transition } from './transition.interface.js';
+import { SAGA_QUEUE, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
+
+/** Puts units that Postgres has already committed onto BullMQ. */
+@Injectable()
+export class SagaDispatcher {
+  constructor(@InjectQueue(SAGA_QUEUE) private readonly queue: Queue<UnitJobData>) {}
+
+  async dispatch(units: DueUnit[]): Promise<void> {
+    if (units.length === 0) return;
+    await this.queue.addBulk(
+      units.map(({ sagaId, seq, delayMs }) => ({
+        name: 'unit',
+        data: { sagaId, seq },
+        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
+      })),
+    );
+  }
+
+  /** The units of committed transitions that schedule one. */
+  static nextUnits(transitions: Transition[]): DueUnit[] {
+    return transitions
+      .filter((t) => t.delayMs !== null)
+      .map((t) => ({ sagaId: t.sagaId, seq: t.seq + 1, delayMs: t.delayMs! }));
+  }
+
+  /** Which of these units have no job in Redis (lost with a Redis restart, or never enqueued). */
+  async missing(units: DueUnit[]): Promise<DueUnit[]> {
+    const states = await Promise.all(units.map((u) => this.queue.getJobState(unitJobId(u.sagaId, u.seq))));
+    return units.filter((_, i) => states[i] === 'unknown');
+  }
+}

@@ -1,0 +1,65 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { SagaMetrics } from '../observability/saga-metrics.js';
+import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
+import { SagaStore, type UnitCursor } from '../store/saga.store.js';
+import { SagaDispatcher } from './saga-dispatcher.js';
+
+/** A unit committed this recently may still be on its way to Redis from the worker that committed it. */
+const GRACE_MS = 1000;
+const PAGE_SIZE = 500;
+
+/**
+ * Makes Redis hold whatever Postgres says is due: units committed while Redis was down, units
+ * whose process died between commit and enqueue, and every unit after Redis lost its data.
+ * Safe to run in any number of processes: job ids are deterministic, so enqueueing a unit twice
+ * makes one job, and a job for a unit already recorded is acknowledged without running.
+ */
+@Injectable()
+export class SagaReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('SagaReconciler');
+  private timer?: NodeJS.Timeout;
+  private cursor?: UnitCursor;
+  private stopped = false;
+
+  constructor(
+    private readonly store: SagaStore,
+    private readonly dispatcher: SagaDispatcher,
+    private readonly metrics: SagaMetrics,
+    @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (this.options.role !== 'api') this.schedule(0);
+  }
+
+  onApplicationShutdown(): void {
+    this.stopped = true;
+    clearTimeout(this.timer);
+  }
+
+  /** Checks one page of overdue units and enqueues those missing from Redis; returns how many it enqueued. */
+  async reconcile(): Promise<number> {
+    const page = await this.store.overdueUnits(GRACE_MS, PAGE_SIZE, this.cursor);
+    // Walk every overdue unit over successive ticks, then start again from the oldest.
+    this.cursor = page.length === PAGE_SIZE ? page[page.length - 1] : undefined;
+    const missing = await this.dispatcher.missing(page);
+    if (missing.length === 0) return 0;
+    await this.dispatcher.dispatch(missing.map((unit) => ({ ...unit, delayMs: 0 })));
+    this.metrics.redriven.inc(missing.length);
+    const sample = missing.slice(0, 5).map((u) => `${u.sagaId}#${u.seq}`).join(', ');
+    this.logger.log(`re-enqueued ${missing.length} due unit(s) missing from Redis: ${sample}${missing.length > 5 ? ', …' : ''}`);
+    return missing.length;
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(async () => {
+      try {
+        await this.reconcile();
+      } catch (error) {
+        this.logger.warn(`reconcile failed, will retry: ${(error as Error).message}`);
+      }
+      this.schedule(this.options.reconcileIntervalMs);
+    }, delayMs);
+  }
+}

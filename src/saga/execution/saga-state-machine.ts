@@ -1,0 +1,239 @@
+import { backoffDelay } from '../definition/retry-policy.js';
+import type { SagaDefinition } from '../definition/saga-definition.interface.js';
+import type { SagaError } from '../errors/saga-error.js';
+import { CompensationStatus, SagaStatus, StepStatus } from '../saga-status.js';
+import {
+  SagaEventType,
+  type EventDraft,
+  type Outcome,
+  type SagaSnapshot,
+  type StepPatch,
+  type StepSnapshot,
+  type Transition,
+} from './transition.interface.js';
+
+/**
+ * The saga state machine: what follows each outcome of a unit of work. Pure, so every path is
+ * unit-tested without I/O; the store commits what it returns and the dispatcher enqueues the next unit.
+ */
+export function decide(
+  def: SagaDefinition,
+  saga: SagaSnapshot,
+  outcome: Outcome,
+  random: () => number = Math.random,
+): Transition {
+  return saga.phase === 'step' ? decideStep(def, saga, outcome, random) : decideCompensation(def, saga, outcome, random);
+}
+
+export const CANCELLED_ERROR: SagaError = { name: 'SagaCancelled', message: 'cancelled on request', retryable: false };
+
+/** A cancel while no attempt is in flight: stop before the next step and compensate. */
+export function cancelNow(def: SagaDefinition, saga: SagaSnapshot): Transition {
+  return compensateBelow(def, saga, saga.steps, saga.stepIndex + 1, CANCELLED_ERROR, [], true);
+}
+
+/** Resume a dead-lettered saga at the compensation that exhausted its retries, with a fresh budget. */
+export function retryFailed(def: SagaDefinition, saga: SagaSnapshot): Transition {
+  const step = saga.steps[saga.stepIndex];
+  return {
+    ...base(saga),
+    status: SagaStatus.Compensating,
+    phase: 'compensation',
+    stepIndex: step.index,
+    delayMs: 0,
+    step: {
+      index: step.index,
+      side: 'compensation',
+      status: StepStatus.Compensating,
+      compensationStatus: CompensationStatus.Pending,
+      error: null,
+      finished: false,
+      resetAttempts: true,
+    },
+    events: [{ type: SagaEventType.SagaRetried, step: step.name }],
+  };
+}
+
+function decideStep(def: SagaDefinition, saga: SagaSnapshot, outcome: Outcome, random: () => number): Transition {
+  const stepDef = def.steps[saga.stepIndex];
+  const step = saga.steps[saga.stepIndex];
+
+  if (outcome.kind === 'cancelled') {
+    return compensateBelow(def, saga, saga.steps, step.index + 1, CANCELLED_ERROR, [], saga.cancelRequested);
+  }
+
+  if (outcome.kind === 'succeeded') {
+    const patch: StepPatch = {
+      index: step.index,
+      side: 'step',
+      status: StepStatus.Completed,
+      output: outcome.output,
+      error: null,
+      finished: true,
+    };
+    const events: EventDraft[] = [{ type: SagaEventType.StepCompleted, step: step.name, attempt: step.attempts }];
+    const steps = withStep(saga.steps, { ...step, status: StepStatus.Completed, output: outcome.output });
+    if (saga.cancelRequested) {
+      return { ...compensateBelow(def, saga, steps, step.index + 1, CANCELLED_ERROR, events, true), step: patch };
+    }
+    if (step.index + 1 < def.steps.length) {
+      return {
+        ...base(saga),
+        status: SagaStatus.Running,
+        phase: 'step',
+        stepIndex: step.index + 1,
+        delayMs: 0,
+        step: patch,
+        events,
+      };
+    }
+    return {
+      ...base(saga),
+      status: SagaStatus.Completed,
+      phase: 'step',
+      stepIndex: step.index,
+      delayMs: null,
+      output: Object.fromEntries(steps.map((s) => [s.name, s.output ?? null])),
+      step: patch,
+      events: [...events, { type: SagaEventType.SagaCompleted }],
+    };
+  }
+
+  const { error } = outcome;
+  if (error.retryable && step.attempts < stepDef.retry.attempts) {
+    const retryInMs = backoffDelay(stepDef.retry.backoff, step.attempts, random);
+    return {
+      ...base(saga),
+      status: SagaStatus.Running,
+      phase: 'step',
+      stepIndex: step.index,
+      delayMs: retryInMs,
+      step: { index: step.index, side: 'step', status: StepStatus.Pending, error, finished: false },
+      events: [{ type: SagaEventType.StepFailed, step: step.name, attempt: step.attempts, data: { error, retryInMs } }],
+    };
+  }
+  const failedEvents: EventDraft[] = [
+    { type: SagaEventType.StepFailed, step: step.name, attempt: step.attempts, data: { error } },
+  ];
+  const steps = withStep(saga.steps, { ...step, status: StepStatus.Failed });
+  return {
+    ...compensateBelow(def, saga, steps, step.index + 1, error, failedEvents, saga.cancelRequested),
+    step: { index: step.index, side: 'step', status: StepStatus.Failed, error, finished: true },
+  };
+}
+
+function decideCompensation(
+  def: SagaDefinition,
+  saga: SagaSnapshot,
+  outcome: Outcome,
+  random: () => number,
+): Transition {
+  const compensation = def.steps[saga.stepIndex].compensation!;
+  const step = saga.steps[saga.stepIndex];
+  const attempt = step.compensationAttempts;
+
+  if (outcome.kind === 'failed') {
+    const { error } = outcome;
+    if (error.retryable && attempt < compensation.retry.attempts) {
+      const retryInMs = backoffDelay(compensation.retry.backoff, attempt, random);
+      return {
+        ...base(saga),
+        status: SagaStatus.Compensating,
+        phase: 'compensation',
+        stepIndex: step.index,
+        delayMs: retryInMs,
+        step: compensationPatch(step, StepStatus.Compensating, CompensationStatus.Pending, error, false),
+        events: [{ type: SagaEventType.CompensationFailed, step: step.name, attempt, data: { error, retryInMs } }],
+      };
+    }
+    return {
+      ...base(saga),
+      status: SagaStatus.Failed,
+      phase: 'compensation',
+      stepIndex: step.index,
+      delayMs: null,
+      error,
+      step: compensationPatch(step, StepStatus.CompensationFailed, CompensationStatus.Failed, error, true),
+      events: [
+        { type: SagaEventType.CompensationFailed, step: step.name, attempt, data: { error } },
+        { type: SagaEventType.SagaFailed, data: { error } },
+      ],
+    };
+  }
+
+  // A cancel during compensation changes nothing: the saga is already being undone.
+  const events: EventDraft[] = [{ type: SagaEventType.CompensationCompleted, step: step.name, attempt }];
+  const steps = withStep(saga.steps, { ...step, status: StepStatus.Compensated });
+  return {
+    ...compensateBelow(def, saga, steps, step.index, undefined, events, saga.cancelRequested),
+    step: compensationPatch(step, StepStatus.Compensated, CompensationStatus.Completed, null, true),
+  };
+}
+
+/**
+ * Schedules the compensation of the latest step before `below` that needs undoing, or ends the
+ * saga `compensated` when none is left. Steps run one after another, so reverse index order is
+ * exactly reverse completion order.
+ */
+function compensateBelow(
+  def: SagaDefinition,
+  saga: SagaSnapshot,
+  steps: StepSnapshot[],
+  below: number,
+  cause: SagaError | undefined,
+  events: EventDraft[],
+  cancelSeen: boolean,
+): Transition {
+  const beginning = saga.phase === 'step';
+  const next = steps
+    .slice(0, below)
+    .reverse()
+    .find((s) => needsCompensation(def, s));
+  const errorField = cause === undefined ? {} : { error: cause };
+  if (!next) {
+    return {
+      ...base(saga),
+      cancelSeen,
+      status: SagaStatus.Compensated,
+      phase: saga.phase,
+      stepIndex: saga.stepIndex,
+      delayMs: null,
+      ...errorField,
+      events: [...events, { type: SagaEventType.SagaCompensated }],
+    };
+  }
+  return {
+    ...base(saga),
+    cancelSeen,
+    status: SagaStatus.Compensating,
+    phase: 'compensation',
+    stepIndex: next.index,
+    delayMs: 0,
+    ...errorField,
+    events: beginning ? [...events, { type: SagaEventType.SagaCompensating, data: { cause } }] : events,
+  };
+}
+
+function needsCompensation(def: SagaDefinition, step: StepSnapshot): boolean {
+  const stepDef = def.steps[step.index];
+  if (!stepDef.compensation) return false;
+  return step.status === StepStatus.Completed || (step.status === StepStatus.Failed && stepDef.compensateOnFailure);
+}
+
+function compensationPatch(
+  step: StepSnapshot,
+  status: StepStatus,
+  compensationStatus: CompensationStatus,
+  error: SagaError | null,
+  finished: boolean,
+): StepPatch {
+  return { index: step.index, side: 'compensation', status, compensationStatus, error, finished };
+}
+
+function base(saga: SagaSnapshot): Pick<Transition, 'sagaId' | 'seq' | 'cancelSeen'> {
+  return { sagaId: saga.id, seq: saga.seq, cancelSeen: saga.cancelRequested };
+}
+
+function withStep(steps: StepSnapshot[], step: StepSnapshot): StepSnapshot[] {
+  return steps.map((s) => (s.index === step.index ? step : s));
+}

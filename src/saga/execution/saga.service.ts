@@ -1,0 +1,99 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { SagaDefinition } from '../definition/saga-definition.interface.js';
+import { SagaRegistry } from '../definition/saga-registry.js';
+import { InvalidInputError } from '../errors/invalid-input.error.js';
+import { SagaConflictError } from '../errors/saga-conflict.error.js';
+import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
+import { UnknownSagaError } from '../errors/unknown-saga.error.js';
+import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
+import { SagaStore, type CreatedSaga, type DueUnit } from '../store/saga.store.js';
+import { SagaDispatcher } from './saga-dispatcher.js';
+import { cancelNow, retryFailed } from './saga-state-machine.js';
+import type { SagaSnapshot, Transition } from './transition.interface.js';
+
+export interface SagaSummary {
+  id: string;
+  name: string;
+  status: SagaStatus;
+}
+
+/** Starts, cancels and retries sagas; what the HTTP API calls, and what application code may call too. */
+@Injectable()
+export class SagaService {
+  private readonly logger = new Logger('SagaService');
+
+  constructor(
+    private readonly registry: SagaRegistry,
+    private readonly store: SagaStore,
+    private readonly dispatcher: SagaDispatcher,
+  ) {}
+
+  /**
+   * Validates `input` against the saga's schema, records the saga and enqueues its first step.
+   * With an `idempotencyKey` already used for this saga name, returns that saga (`created: false`).
+   */
+  async start(name: string, input: unknown, options: { idempotencyKey?: string } = {}): Promise<CreatedSaga> {
+    const def = this.definition(name);
+    const parsed = def.input.safeParse(input);
+    if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
+    const saga = await this.store.create(def, parsed.data, options.idempotencyKey);
+    if (saga.created) await this.enqueue([{ sagaId: saga.id, seq: 1, delayMs: 0 }]);
+    return saga;
+  }
+
+  /** Stops the saga before its next step and compensates what it completed. */
+  async cancel(id: string): Promise<SagaSummary> {
+    return this.operate(id, async (saga, def, sql) => {
+      if (!ACTIVE_SAGA_STATUSES.includes(saga.status)) {
+        throw new SagaConflictError(`Saga ${id} is already ${saga.status}`);
+      }
+      await this.store.requestCancel(id, sql);
+      // With an attempt in flight, its outcome is recorded first and the worker then compensates.
+      if (saga.phase === 'step' && !saga.running) return cancelNow(def, { ...saga, cancelRequested: true });
+      return undefined;
+    });
+  }
+
+  /** Resumes a dead-lettered (`failed`) saga at the compensation that exhausted its retries. */
+  async retry(id: string): Promise<SagaSummary> {
+    return this.operate(id, async (saga, def) => {
+      if (saga.status !== SagaStatus.Failed) {
+        throw new SagaConflictError(`Saga ${id} is ${saga.status}; only a failed saga can be retried`);
+      }
+      return retryFailed(def, saga);
+    });
+  }
+
+  private async operate(
+    id: string,
+    decide: (
+      saga: SagaSnapshot,
+      def: SagaDefinition,
+      sql: Parameters<Parameters<SagaStore['withLockedSaga']>[1]>[1],
+    ) => Promise<Transition | undefined>,
+  ): Promise<SagaSummary> {
+    const outcome = await this.store.withLockedSaga(id, async (saga, sql) => {
+      const transition = await decide(saga, this.definition(saga.name), sql);
+      return { transition, result: { saga, transition } };
+    });
+    if (!outcome) throw new SagaNotFoundError(id);
+    const { saga, transition } = outcome;
+    if (transition) await this.enqueue(SagaDispatcher.nextUnits([transition]));
+    return { id: saga.id, name: saga.name, status: transition?.status ?? saga.status };
+  }
+
+  private definition(name: string): SagaDefinition {
+    const def = this.registry.find(name);
+    if (!def) throw new UnknownSagaError(name);
+    return def;
+  }
+
+  private async enqueue(units: DueUnit[]): Promise<void> {
+    try {
+      await this.dispatcher.dispatch(units);
+    } catch (error) {
+      // Already committed in Postgres; the reconciler enqueues it once Redis answers again.
+      this.logger.warn(`not enqueued yet (${(error as Error).message}): ${units.map((u) => u.sagaId).join(', ')}`);
+    }
+  }
+}

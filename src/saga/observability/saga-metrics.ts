@@ -1,0 +1,84 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import { Injectable } from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SAGA_QUEUE } from '../execution/saga-queue.js';
+import type { Outcome, SagaSnapshot, Transition } from '../execution/transition.interface.js';
+import { SagaStatus } from '../saga-status.js';
+import { SagaQueries } from '../store/saga-queries.js';
+
+/** Prometheus metrics, in a registry of their own so that several apps can live in one process. */
+@Injectable()
+export class SagaMetrics {
+  readonly registry = new Registry();
+
+  private readonly attempts = new Counter({
+    name: 'saga_attempts_total',
+    help: 'Step and compensation attempts run by this process, by outcome',
+    labelNames: ['saga', 'phase', 'outcome'],
+    registers: [this.registry],
+  });
+
+  private readonly attemptSeconds = new Histogram({
+    name: 'saga_attempt_duration_seconds',
+    help: 'Duration of step and compensation attempts run by this process',
+    labelNames: ['saga', 'phase'],
+    buckets: [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [this.registry],
+  });
+
+  private readonly finished = new Counter({
+    name: 'saga_finished_total',
+    help: 'Sagas that reached a terminal status in this process',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
+
+  readonly redriven = new Counter({
+    name: 'saga_reconciler_redriven_total',
+    help: 'Units that Postgres said were due but Redis did not hold, re-enqueued by the reconciler',
+    registers: [this.registry],
+  });
+
+  constructor(queries: SagaQueries, @InjectQueue(SAGA_QUEUE) queue: Queue) {
+    new Gauge({
+      name: 'saga_sagas',
+      help: 'Sagas stored in Postgres, by name and status',
+      labelNames: ['name', 'status'],
+      registers: [this.registry],
+      async collect() {
+        const counts = await queries.countsByNameAndStatus();
+        this.reset();
+        for (const { name, status, count } of counts) this.set({ name, status }, count);
+      },
+    });
+    new Gauge({
+      name: 'saga_dead_letters',
+      help: 'Sagas in status failed: a compensation exhausted its retries and an operator must act',
+      registers: [this.registry],
+      async collect() {
+        const counts = await queries.countsByNameAndStatus();
+        this.set(counts.filter((c) => c.status === SagaStatus.Failed).reduce((sum, c) => sum + c.count, 0));
+      },
+    });
+    new Gauge({
+      name: 'saga_queue_jobs',
+      help: 'Jobs in the BullMQ queue, by state',
+      labelNames: ['state'],
+      registers: [this.registry],
+      async collect() {
+        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
+        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+      },
+    });
+  }
+
+  recordAttempt(saga: SagaSnapshot, outcome: Outcome, seconds: number): void {
+    this.attempts.inc({ saga: saga.name, phase: saga.phase, outcome: outcome.kind });
+    this.attemptSeconds.observe({ saga: saga.name, phase: saga.phase }, seconds);
+  }
+
+  recordTransition(transition: Transition): void {
+    if (transition.delayMs === null) this.finished.inc({ status: transition.status });
+  }
+}

@@ -1,0 +1,59 @@
+import type { RetryOptions } from './definition/retry-policy.js';
+import type { HandlerDefaults } from './definition/build-saga-definition.js';
+import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './definition/retry-policy.js';
+
+/** Which parts of the engine run in this process. */
+export type SagaRole = 'all' | 'api' | 'worker';
+
+export interface SagaModuleOptions {
+  /** Postgres connection string; the database must already be migrated. */
+  databaseUrl: string;
+  /** Redis connection string for BullMQ. */
+  redisUrl: string;
+  /** Prefix of every BullMQ key, so several deployments or test runs can share one Redis. @defaultValue 'saga' */
+  queuePrefix?: string;
+  /**
+   * `api` serves the saga routes and runs no steps; `worker` runs steps and the reconciler and
+   * serves only `/health` and `/metrics`; `all` does both. @defaultValue 'all'
+   */
+  role?: SagaRole;
+  /** Step and compensation attempts run at once by this process. @defaultValue 50 */
+  concurrency?: number;
+  /** Size of the engine's Postgres connection pool. @defaultValue 20 */
+  databasePoolSize?: number;
+  /** Defaults for every step and compensation that does not set its own. */
+  defaults?: {
+    /** @defaultValue 3 attempts, exponential backoff from 200 ms, capped at 60 s, no jitter */
+    retry?: RetryOptions;
+    /** @defaultValue 30_000 */
+    timeoutMs?: number;
+  };
+  /** How often the reconciler looks for due work missing from Redis, in ms. @defaultValue 1000 */
+  reconcileIntervalMs?: number;
+  /** When set, every saga route needs `Authorization: Bearer <apiKey>`. @defaultValue unset */
+  apiKey?: string;
+}
+
+export const SAGA_MODULE_OPTIONS = Symbol('SAGA_MODULE_OPTIONS');
+
+export type ResolvedSagaModuleOptions = Required<Omit<SagaModuleOptions, 'apiKey' | 'defaults'>> & {
+  apiKey?: string;
+  defaults: HandlerDefaults;
+};
+
+export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSagaModuleOptions {
+  return {
+    databaseUrl: options.databaseUrl,
+    redisUrl: options.redisUrl,
+    queuePrefix: options.queuePrefix ?? 'saga',
+    role: options.role ?? 'all',
+    concurrency: options.concurrency ?? 50,
+    databasePoolSize: options.databasePoolSize ?? 20,
+    reconcileIntervalMs: options.reconcileIntervalMs ?? 1000,
+    apiKey: options.apiKey || undefined,
+    defaults: {
+      retry: resolveRetryPolicy(options.defaults?.retry, DEFAULT_RETRY_POLICY),
+      timeoutMs: options.defaults?.timeoutMs ?? 30_000,
+    },
+  };
+}

@@ -1,0 +1,50 @@
+export const SagaStatus = {
+  /** Recorded; no worker has started its first step yet. */
+  Pending: 'pending',
+  /** Running its steps forward. */
+  Running: 'running',
+  /** A step finally failed or the saga was cancelled; completed steps are being undone. */
+  Compensating: 'compensating',
+  /** Every step completed. Terminal. */
+  Completed: 'completed',
+  /** Every completed step was undone (or there was nothing to undo). Terminal. */
+  Compensated: 'compensated',
+  /** A compensation exhausted its retries: the dead-letter state, waiting for an operator. Terminal. */
+  Failed: 'failed',
+} as const;
+export type SagaStatus = (typeof SagaStatus)[keyof typeof SagaStatus];
+
+export const ACTIVE_SAGA_STATUSES: readonly SagaStatus[] = [
+  SagaStatus.Pending,
+  SagaStatus.Running,
+  SagaStatus.Compensating,
+];
+
+export const StepStatus = {
+  /** Not started yet, or waiting for its next attempt. */
+  Pending: 'pending',
+  /** An attempt is in progress. */
+  Running: 'running',
+  Completed: 'completed',
+  /** Finally failed: retries exhausted or a non-retryable error. */
+  Failed: 'failed',
+  /** Its compensation is in progress or waiting for its next attempt. */
+  Compensating: 'compensating',
+  Compensated: 'compensated',
+  /** Its compensation exhausted its retries. */
+  CompensationFailed: 'compensation_failed',
+  /** Never ran because the saga stopped before it (shown, not stored). */
+  Skipped: 'skipped',
+} as const;
+export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];
+
+export const CompensationStatus = {
+  Pending: 'pending',
+  Running: 'running',
+  Completed: 'completed',
+  Failed: 'failed',
+} as const;
+export type CompensationStatus = (typeof CompensationStatus)[keyof typeof CompensationStatus];
+
+/** A unit of work runs either a step forward or its compensation. */
+export type Phase = 'step' | 'compensation';

@@ -1,0 +1,65 @@
+import { Injectable } from '@nestjs/common';
+import { and, asc, count, desc, eq, lt, type SQL } from 'drizzle-orm';
+import type { SagaStatus } from '../saga-status.js';
+import { SagaDatabase } from './saga-database.js';
+import { sagaEvents, sagas, sagaSteps } from './schema.js';
+import { toEventView, toSagaView, type SagaEventView, type SagaView } from './saga-views.js';
+
+export interface SagaListFilter {
+  name?: string;
+  status?: SagaStatus;
+  limit: number;
+  /** The id of the last saga of the previous page. */
+  cursor?: string;
+}
+
+/** The read side: what the HTTP API and the metrics show. */
+@Injectable()
+export class SagaQueries {
+  constructor(private readonly database: SagaDatabase) {}
+
+  async get(id: string): Promise<SagaView | undefined> {
+    const { db } = this.database;
+    const [[row], steps] = await Promise.all([
+      db.select().from(sagas).where(eq(sagas.id, id)),
+      db.select().from(sagaSteps).where(eq(sagaSteps.sagaId, id)).orderBy(asc(sagaSteps.stepIndex)),
+    ]);
+    return row && toSagaView(row, steps);
+  }
+
+  /** Newest first; ids are UUIDv7, so the id is both the order and the cursor. */
+  async list(filter: SagaListFilter): Promise<{ items: SagaView[]; nextCursor: string | null }> {
+    const conditions: SQL[] = [];
+    if (filter.name) conditions.push(eq(sagas.name, filter.name));
+    if (filter.status) conditions.push(eq(sagas.status, filter.status));
+    if (filter.cursor) conditions.push(lt(sagas.id, filter.cursor));
+    const rows = await this.database.db
+      .select()
+      .from(sagas)
+      .where(and(...conditions))
+      .orderBy(desc(sagas.id))
+      .limit(filter.limit + 1);
+    const page = rows.slice(0, filter.limit);
+    return {
+      items: page.map((row) => toSagaView(row)),
+      nextCursor: rows.length > filter.limit ? page[page.length - 1].id : null,
+    };
+  }
+
+  async events(id: string): Promise<SagaEventView[] | undefined> {
+    const rows = await this.database.db
+      .select()
+      .from(sagaEvents)
+      .where(eq(sagaEvents.sagaId, id))
+      .orderBy(asc(sagaEvents.id));
+    // Every saga has a saga_started event, so no rows means no saga.
+    return rows.length === 0 ? undefined : rows.map(toEventView);
+  }
+
+  async countsByNameAndStatus(): Promise<{ name: string; status: string; count: number }[]> {
+    return this.database.db
+      .select({ name: sagas.name, status: sagas.status, count: count() })
+      .from(sagas)
+      .groupBy(sagas.name, sagas.status);
+  }
+}

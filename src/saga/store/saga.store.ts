@@ -1,0 +1,252 @@
+import { Injectable } from '@nestjs/common';
+import type postgres from 'postgres';
+import type { SagaDefinition } from '../definition/saga-definition.interface.js';
+import { ACTIVE_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
+import type { SagaSnapshot, StepSnapshot, Transition } from '../execution/transition.interface.js';
+import { SagaDatabase } from './saga-database.js';
+import { uuidV7 } from './uuid-v7.js';
+
+/** A unit of work that Postgres says is due: the saga's `seq`-th, `delayMs` from now. */
+export interface DueUnit {
+  sagaId: string;
+  seq: number;
+  delayMs: number;
+}
+
+export interface CreatedSaga {
+  id: string;
+  name: string;
+  status: SagaStatus;
+  created: boolean;
+}
+
+type Sql = postgres.Sql | postgres.TransactionSql;
+
+const ACTIVE = ACTIVE_SAGA_STATUSES as string[];
+
+/**
+ * Every write the engine makes. Each transition is one statement (so one transaction) that also
+ * rewrites the saga's outbox columns, and the hot-path statements take many sagas at once so that
+ * callers can batch. They are data-modifying CTEs over a JSON recordset, which the query builder
+ * cannot express, hence SQL.
+ */
+@Injectable()
+export class SagaStore {
+  constructor(private readonly database: SagaDatabase) {}
+
+  /** Records a new saga and its first unit, or returns the saga already started with this idempotency key. */
+  async create(def: SagaDefinition, input: unknown, idempotencyKey: string | undefined): Promise<CreatedSaga> {
+    const { sql } = this.database;
+    const key = idempotencyKey ?? null;
+    const [row] = await sql<CreatedSaga[]>`
+      WITH ins AS (
+        INSERT INTO sagas (id, name, version, status, input, idempotency_key, due_at)
+        VALUES (${uuidV7()}, ${def.name}, ${def.version}, 'pending', ${JSON.stringify(input)}::jsonb, ${key}, now())
+        ON CONFLICT (name, idempotency_key) DO NOTHING
+        RETURNING id, name, status
+      ), steps AS (
+        INSERT INTO saga_steps (saga_id, step_index, name)
+        SELECT ins.id, s.ord - 1, s.name FROM ins, unnest(${def.steps.map((s) => s.name)}::text[]) WITH ORDINALITY AS s(name, ord)
+      ), ev AS (
+        INSERT INTO saga_events (saga_id, type) SELECT id, 'saga_started' FROM ins
+      )
+      SELECT id, name, status, true AS created FROM ins`;
+    if (row) return row;
+    // The key was taken. Read in a new statement: a concurrent insert that won the race is not
+    // visible to the snapshot of the statement above.
+    const [existing] = await sql<CreatedSaga[]>`
+      SELECT id, name, status, false AS created FROM sagas WHERE name = ${def.name} AND idempotency_key = ${key}`;
+    return existing;
+  }
+
+  /**
+   * Claims the saga's current unit for an attempt: counts the attempt, marks it running and returns
+   * the snapshot to run it with. Returns nothing when `seq` is no longer current (the unit was
+   * already recorded: a duplicate or stale delivery) or the saga is terminal.
+   */
+  async claim(sagaId: string, seq: number): Promise<SagaSnapshot | undefined> {
+    const [row] = await this.database.sql<SnapshotRow[]>`
+      WITH s AS (
+        UPDATE sagas SET
+          status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
+          running_since = now(), updated_at = now()
+        WHERE id = ${sagaId} AND seq = ${seq} AND status IN ${this.database.sql(ACTIVE)}
+        RETURNING id, name, version, status, seq, phase, step_index, cancel_requested, input
+      ), claimed AS (
+        UPDATE saga_steps t SET
+          status = CASE WHEN s.phase = 'step' THEN 'running' ELSE 'compensating' END,
+          attempts = t.attempts + (s.phase = 'step')::int,
+          started_at = CASE WHEN s.phase = 'step' THEN coalesce(t.started_at, now()) ELSE t.started_at END,
+          compensation_status = CASE WHEN s.phase = 'compensation' THEN 'running' ELSE t.compensation_status END,
+          compensation_attempts = t.compensation_attempts + (s.phase = 'compensation')::int,
+          compensation_started_at = CASE WHEN s.phase = 'compensation'
+            THEN coalesce(t.compensation_started_at, now()) ELSE t.compensation_started_at END
+        FROM s
+        WHERE t.saga_id = s.id AND t.step_index = s.step_index AND NOT (s.phase = 'step' AND s.cancel_requested)
+        RETURNING t.step_index AS index, t.name, t.status, t.attempts, t.output,
+          t.compensation_status AS "compensationStatus", t.compensation_attempts AS "compensationAttempts"
+      ), ev AS (
+        INSERT INTO saga_events (saga_id, type, step, attempt)
+        SELECT s.id, CASE WHEN s.phase = 'step' THEN 'step_started' ELSE 'compensation_started' END, claimed.name,
+          CASE WHEN s.phase = 'step' THEN claimed.attempts ELSE claimed."compensationAttempts" END
+        FROM s, claimed
+      )
+      SELECT s.*, true AS running, ${stepsOf(this.database.sql)} AS steps, row_to_json(claimed) AS claimed
+      FROM s LEFT JOIN claimed ON true`;
+    if (!row) return undefined;
+    const snapshot = toSnapshot(row);
+    // The steps were read from the statement's snapshot, before the claim counted this attempt.
+    if (row.claimed) snapshot.steps[row.claimed.index] = row.claimed;
+    return snapshot;
+  }
+
+  /** The saga as it is now, without claiming anything. */
+  async snapshot(sagaId: string, sql: Sql = this.database.sql, lock = false): Promise<SagaSnapshot | undefined> {
+    const [row] = await sql<SnapshotRow[]>`
+      SELECT s.id, s.name, s.version, s.status, s.seq, s.phase, s.step_index, s.cancel_requested, s.input,
+        s.running_since IS NOT NULL AS running, ${stepsOf(sql)} AS steps
+      FROM sagas s WHERE s.id = ${sagaId} ${lock ? sql`FOR UPDATE` : sql``}`;
+    return row && toSnapshot(row);
+  }
+
+  /**
+   * Commits transitions, each only if its saga is still at the transition's `seq` and cancel flag.
+   * Returns the ids of the sagas whose transition was committed; the others changed meanwhile.
+   */
+  async commit(transitions: Transition[], sql: Sql = this.database.sql): Promise<Set<string>> {
+    if (transitions.length === 0) return new Set();
+    const payload = transitions.map((t) => ({
+      saga_id: t.sagaId,
+      seq: t.seq,
+      cancel_seen: t.cancelSeen,
+      status: t.status,
+      phase: t.phase,
+      step_index: t.stepIndex,
+      delay_ms: t.delayMs,
+      set_output: t.output !== undefined,
+      output: t.output ?? null,
+      set_error: t.error !== undefined,
+      error: t.error ?? null,
+      step: t.step ? { ...t.step, output: t.step.output ?? null } : null,
+      events: t.events,
+    }));
+    const rows = await sql<{ id: string }[]>`
+      WITH t AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(payload)}::jsonb) AS t(
+          saga_id uuid, seq int, cancel_seen boolean, status text, phase text, step_index int, delay_ms int,
+          set_output boolean, output jsonb, set_error boolean, error jsonb, step jsonb, events jsonb)
+      ), s AS (
+        UPDATE sagas SET
+          seq = sagas.seq + 1, status = t.status, phase = t.phase, step_index = t.step_index,
+          due_at = now() + t.delay_ms * interval '1 millisecond',
+          running_since = NULL,
+          output = CASE WHEN t.set_output THEN t.output ELSE sagas.output END,
+          error = CASE WHEN t.set_error THEN t.error ELSE sagas.error END,
+          updated_at = now(),
+          completed_at = CASE WHEN t.delay_ms IS NULL THEN now() END
+        FROM t
+        WHERE sagas.id = t.saga_id AND sagas.seq = t.seq AND sagas.cancel_requested = t.cancel_seen
+        RETURNING sagas.id
+      ), steps AS (
+        UPDATE saga_steps x SET
+          status = p.status,
+          output = CASE WHEN p.side = 'step' THEN p.output ELSE x.output END,
+          error = CASE WHEN p.side = 'step' THEN p.error ELSE x.error END,
+          finished_at = CASE WHEN p.side = 'step' AND p.finished THEN now() ELSE x.finished_at END,
+          compensation_status = CASE WHEN p.side = 'compensation' THEN p."compensationStatus" ELSE x.compensation_status END,
+          compensation_error = CASE WHEN p.side = 'compensation' THEN p.error ELSE x.compensation_error END,
+          compensation_finished_at = CASE WHEN p.side = 'compensation' AND p.finished
+            THEN now() ELSE x.compensation_finished_at END,
+          compensation_attempts = CASE WHEN p."resetAttempts" THEN 0 ELSE x.compensation_attempts END
+        FROM t JOIN s ON s.id = t.saga_id,
+          jsonb_to_record(t.step) AS p(index int, side text, status text, "compensationStatus" text,
+            output jsonb, error jsonb, finished boolean, "resetAttempts" boolean)
+        WHERE t.step IS NOT NULL AND x.saga_id = t.saga_id AND x.step_index = p.index
+      ), ev AS (
+        INSERT INTO saga_events (saga_id, type, step, attempt, data)
+        SELECT t.saga_id, e.value->>'type', e.value->>'step', (e.value->>'attempt')::int, e.value->'data'
+        FROM t JOIN s ON s.id = t.saga_id, jsonb_array_elements(t.events) WITH ORDINALITY AS e(value, ord)
+        ORDER BY t.saga_id, e.ord
+      )
+      SELECT id FROM s`;
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /**
+   * Runs `decide` on the saga locked against every other writer, and commits what it returns
+   * (an operator's cancel or retry). `decide` returns `undefined` to change nothing.
+   */
+  async withLockedSaga<T>(
+    sagaId: string,
+    decide: (saga: SagaSnapshot, sql: Sql) => Promise<{ transition?: Transition; result: T }>,
+  ): Promise<T | undefined> {
+    return this.database.sql.begin(async (tx) => {
+      const saga = await this.snapshot(sagaId, tx, true);
+      if (!saga) return undefined;
+      const { transition, result } = await decide(saga, tx);
+      if (transition) await this.commit([transition], tx);
+      return result;
+    }) as Promise<T | undefined>;
+  }
+
+  async requestCancel(sagaId: string, sql: Sql): Promise<void> {
+    await sql`
+      WITH s AS (UPDATE sagas SET cancel_requested = true, updated_at = now() WHERE id = ${sagaId} RETURNING id)
+      INSERT INTO saga_events (saga_id, type) SELECT id, 'cancel_requested' FROM s`;
+  }
+
+  /** Units due at least `graceMs` ago, in due order after `cursor`: the candidates for re-enqueueing. */
+  async overdueUnits(graceMs: number, limit: number, cursor?: UnitCursor): Promise<(DueUnit & UnitCursor)[]> {
+    const { sql } = this.database;
+    return sql<(DueUnit & UnitCursor)[]>`
+      SELECT id AS "sagaId", seq, 0 AS "delayMs", due_at AS "dueAt" FROM sagas
+      WHERE due_at IS NOT NULL AND due_at <= now() - ${graceMs} * interval '1 millisecond'
+        ${cursor ? sql`AND (due_at, id) > (${cursor.dueAt}, ${cursor.sagaId})` : sql``}
+      ORDER BY due_at, id LIMIT ${limit}`;
+  }
+}
+
+/** Where a walk over overdue units stopped. */
+export interface UnitCursor {
+  dueAt: Date;
+  sagaId: string;
+}
+
+interface SnapshotRow {
+  id: string;
+  name: string;
+  version: number;
+  status: SagaStatus;
+  seq: number;
+  phase: SagaSnapshot['phase'];
+  step_index: number;
+  cancel_requested: boolean;
+  running: boolean;
+  input: unknown;
+  steps: StepSnapshot[];
+  claimed?: StepSnapshot | null;
+}
+
+function toSnapshot(row: SnapshotRow): SagaSnapshot {
+  return {
+    id: row.id,
+    name: row.name,
+    version: row.version,
+    status: row.status,
+    seq: row.seq,
+    phase: row.phase,
+    stepIndex: row.step_index,
+    running: row.running,
+    cancelRequested: row.cancel_requested,
+    input: row.input,
+    steps: row.steps,
+  };
+}
+
+/** The saga's steps as JSON, for a query in which the saga row is aliased `s`. */
+function stepsOf(sql: Sql) {
+  return sql`(SELECT json_agg(json_build_object('index', x.step_index, 'name', x.name, 'status', x.status,
+    'attempts', x.attempts, 'output', x.output, 'compensationStatus', x.compensation_status,
+    'compensationAttempts', x.compensation_attempts) ORDER BY x.step_index)
+    FROM saga_steps x WHERE x.saga_id = s.id)`;
+}
