@@ -19,12 +19,14 @@ export class SagaQueries {
   constructor(private readonly database: SagaDatabase) {}
 
   async get(id: string): Promise<SagaView | undefined> {
-    const { db } = this.database;
-    const [[row], steps] = await Promise.all([
-      db.select().from(sagas).where(eq(sagas.id, id)),
-      db.select().from(sagaSteps).where(eq(sagaSteps.sagaId, id)).orderBy(asc(sagaSteps.stepIndex)),
-    ]);
-    return row && toSagaView(row, steps);
+    // One statement, so the saga and its steps come from the same snapshot.
+    const rows = await this.database.db
+      .select({ saga: sagas, step: sagaSteps })
+      .from(sagas)
+      .innerJoin(sagaSteps, eq(sagaSteps.sagaId, sagas.id))
+      .where(eq(sagas.id, id))
+      .orderBy(asc(sagaSteps.stepIndex));
+    return rows.length === 0 ? undefined : toSagaView(rows[0].saga, rows.map((r) => r.step));
   }
 
   /** Newest first; ids are UUIDv7, so the id is both the order and the cursor. */

@@ -1,0 +1,196 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { OrderModule } from '../../sagas/order/order.module.js';
+import { Journal, ScriptedSagaModule, type ScriptInput } from '../support/fixtures/scripted.saga.js';
+import { eventsOf, waitForSaga } from '../support/sagas.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+describe('saga engine, through the running app', () => {
+  let t: TestApp;
+  let journal: Journal;
+
+  before(async () => {
+    t = await startTestApp({ sagaModules: [OrderModule, ScriptedSagaModule] });
+    journal = t.app.get(Journal);
+  });
+  after(() => t.close());
+
+  async function run(script: ScriptInput['script']) {
+    const started = await t.http.post('/sagas/scripted', { script });
+    assert.equal(started.status, 202);
+    return started.body.id as string;
+  }
+
+  it('runs every step once, in order, and completes with their outputs', async () => {
+    const id = await run({});
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'completed');
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'd']);
+    assert.deepEqual(
+      saga.steps!.map((s) => [s.name, s.status, s.attempts]),
+      [
+        ['a', 'completed', 1],
+        ['b', 'completed', 1],
+        ['c', 'completed', 1],
+        ['d', 'completed', 1],
+      ],
+    );
+    // A step sees the outputs of earlier steps, and the saga's output gathers every step's output.
+    assert.deepEqual(saga.steps![1].output, { handler: 'b', call: 1, previous: { handler: 'a', call: 1 } });
+    assert.deepEqual(Object.keys(saga.output as object), ['a', 'b', 'c', 'd']);
+    assert.ok(saga.completedAt);
+  });
+
+  it('retries a failing step with its backoff, with one idempotency key for every attempt', async () => {
+    const id = await run({ b: ['fail', 'fail', 'ok'] });
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'completed');
+    const calls = journal.of(id).filter((e) => e.handler === 'b');
+    assert.deepEqual(
+      calls.map((c) => c.attempt),
+      [1, 2, 3],
+    );
+    assert.equal(new Set(calls.map((c) => c.idempotencyKey)).size, 1);
+    // Fixed backoff of 50 ms between attempts.
+    assert.ok(calls[1].at - calls[0].at >= 45, `second attempt ${calls[1].at - calls[0].at} ms after the first`);
+    assert.ok(calls[2].at - calls[1].at >= 45, `third attempt ${calls[2].at - calls[1].at} ms after the second`);
+    const b = saga.steps!.find((s) => s.name === 'b')!;
+    assert.equal(b.attempts, 3);
+    assert.equal(b.error, undefined);
+    const failures = (await eventsOf(t.http, id)).filter((e) => e.type === 'step_failed');
+    assert.deepEqual(
+      failures.map((e) => [e.step, e.attempt, e.data.retryInMs]),
+      [
+        ['b', 1, 50],
+        ['b', 2, 50],
+      ],
+    );
+  });
+
+  it('on a non-retryable failure compensates the completed steps in exact reverse order', async () => {
+    const id = await run({ d: ['fatal'] });
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'compensated');
+    assert.deepEqual(saga.error, { name: 'NonRetryableError', message: 'd cannot succeed', retryable: false });
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'd', 'undoC', 'undoB', 'undoA']);
+    const events = await eventsOf(t.http, id);
+    assert.deepEqual(
+      events.filter((e) => e.type === 'compensation_completed').map((e) => e.step),
+      ['c', 'b', 'a'],
+    );
+    assert.deepEqual(
+      events.map((e) => e.seq),
+      events.map((_, i) => i + 1),
+    );
+    assert.equal(events.at(-1)!.type, 'saga_compensated');
+    assert.deepEqual(
+      saga.steps!.map((s) => [s.name, s.status, s.compensation?.status]),
+      [
+        ['a', 'compensated', 'completed'],
+        ['b', 'compensated', 'completed'],
+        ['c', 'compensated', 'completed'],
+        ['d', 'failed', undefined],
+      ],
+    );
+  });
+
+  it('compensates only what completed, and the failed step itself only when it opts in', async () => {
+    const atB = await run({ b: ['fatal'] });
+    assert.equal((await waitForSaga(t.http, atB)).status, 'compensated');
+    assert.deepEqual(journal.handlers(atB), ['a', 'b', 'undoA']);
+
+    const atC = await run({ c: ['fatal'] });
+    const saga = await waitForSaga(t.http, atC);
+    assert.deepEqual(journal.handlers(atC), ['a', 'b', 'c', 'undoC', 'undoB', 'undoA']);
+    assert.deepEqual(
+      saga.steps!.map((s) => s.status),
+      ['compensated', 'compensated', 'compensated', 'skipped'],
+    );
+  });
+
+  it('ends compensated with nothing to undo when the first step fails', async () => {
+    const id = await run({ a: ['fatal'] });
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'compensated');
+    assert.deepEqual(journal.handlers(id), ['a']);
+  });
+
+  it('times out a hanging step, aborts its signal, retries it, then compensates', async () => {
+    const id = await run({ d: ['hang'] });
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'compensated');
+    const d = saga.steps!.find((s) => s.name === 'd')!;
+    assert.equal(d.attempts, 2);
+    assert.equal(d.error?.name, 'StepTimeoutError');
+    assert.deepEqual(
+      journal.of(id).filter((e) => e.handler === 'd').map((e) => e.aborted),
+      ['StepTimeoutError', 'StepTimeoutError'],
+    );
+  });
+
+  it('ends failed (dead letter) when a compensation exhausts its retries, and retry resumes it', async () => {
+    const id = await run({ d: ['fatal'], undoB: ['fail', 'fail', 'ok'] });
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'failed');
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'd', 'undoC', 'undoB', 'undoB']);
+    const b = saga.steps!.find((s) => s.name === 'b')!;
+    assert.equal(b.status, 'compensation_failed');
+    assert.equal(b.compensation?.attempts, 2);
+    assert.equal(saga.error?.message, 'undoB failed on call 2');
+
+    const deadLetters = await t.http.get('/sagas?status=failed');
+    assert.ok(deadLetters.body.items.some((s: { id: string }) => s.id === id));
+
+    const retried = await t.http.post(`/sagas/${id}/retry`);
+    assert.equal(retried.status, 202);
+    assert.deepEqual(retried.body, { id, name: 'scripted', status: 'compensating' });
+    const resumed = await waitForSaga(t.http, id);
+    assert.equal(resumed.status, 'compensated');
+    assert.deepEqual(journal.handlers(id).slice(7), ['undoB', 'undoA']);
+    const events = await eventsOf(t.http, id);
+    assert.ok(events.some((e) => e.type === 'saga_retried'));
+
+    const again = await t.http.post(`/sagas/${id}/retry`);
+    assert.equal(again.status, 409);
+  });
+
+  it('cancel during a step lets it finish, runs no further step and compensates', async () => {
+    const id = await run({ b: ['slow'] });
+    await waitForSaga(t.http, id, ['running']);
+    while (!journal.handlers(id).includes('b')) await new Promise((r) => setTimeout(r, 10));
+    const cancelled = await t.http.post(`/sagas/${id}/cancel`);
+    assert.equal(cancelled.status, 202);
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'compensated');
+    assert.equal(saga.error?.name, 'SagaCancelled');
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'undoB', 'undoA']);
+    assert.equal((await t.http.post(`/sagas/${id}/cancel`)).status, 409);
+  });
+
+  it('acknowledges a duplicated job for a recorded step without calling the handler', async () => {
+    const id = await run({});
+    await waitForSaga(t.http, id);
+    const queue = new Queue('saga-units', { connection: { url: 'redis://127.0.0.1:6379' }, prefix: t.queuePrefix });
+    try {
+      // Deliver the units of step a (seq 1) and step b (seq 2) again.
+      await queue.add('unit', { sagaId: id, seq: 1 }, { jobId: `${id}-1` });
+      await queue.add('unit', { sagaId: id, seq: 2 }, { jobId: `${id}-2` });
+      await waitForQueueDrained(queue);
+    } finally {
+      await queue.close();
+    }
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'd']);
+    const [{ count }] = await t.sql`SELECT count(*)::int AS count FROM saga_events WHERE saga_id = ${id} AND type = 'step_completed'`;
+    assert.equal(count, 4);
+  });
+});
+
+async function waitForQueueDrained(queue: Queue): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const counts = await queue.getJobCounts('waiting', 'active', 'delayed');
+    if (counts.waiting + counts.active + counts.delayed === 0) return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  throw new Error('queue did not drain');
+}

@@ -1,0 +1,38 @@
+import type { SagaView } from '../../src/saga/index.js';
+import type { HttpClient } from './http-client.js';
+import { waitFor } from './wait.js';
+
+const TERMINAL = ['completed', 'compensated', 'failed'];
+
+/** Waits until the saga reaches one of `statuses` (any terminal status by default) and returns its view. */
+export function waitForSaga(http: HttpClient, id: string, statuses = TERMINAL, timeoutMs = 20_000): Promise<SagaView> {
+  return waitFor(
+    async () => {
+      const { body } = await http.get<SagaView>(`/sagas/${id}`);
+      return statuses.includes(body?.status) ? body : undefined;
+    },
+    { timeoutMs, what: `saga ${id} to be ${statuses.join(' or ')}` },
+  );
+}
+
+export interface EventItem {
+  seq: number;
+  type: string;
+  step?: string;
+  attempt?: number;
+  at: string;
+  data?: any;
+}
+
+export async function eventsOf(http: HttpClient, id: string): Promise<EventItem[]> {
+  return (await http.get<{ items: EventItem[] }>(`/sagas/${id}/events`)).body.items;
+}
+
+export const orderInput = (overrides: Record<string, unknown> = {}) => ({
+  orderId: `order-${Math.random().toString(36).slice(2)}`,
+  customerId: 'customer-1',
+  items: [{ sku: 'sku-1', quantity: 2 }],
+  amount: 42.5,
+  card: '4242424242424242',
+  ...overrides,
+});

@@ -1,0 +1,85 @@
+import 'reflect-metadata';
+import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
+import { Redis } from 'ioredis';
+import { randomBytes } from 'node:crypto';
+import postgres from 'postgres';
+import { AppModule } from '../../src/app.module.js';
+import { createApp } from '../../src/bootstrap.js';
+import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
+import { dropDatabase, prepareDatabase } from '../../src/database/prepare-database.js';
+import { OrderModule } from '../../sagas/order/order.module.js';
+import { HttpClient } from './http-client.js';
+
+/** A database name and BullMQ prefix of their own, so that test runs and files never collide. */
+export interface TestEnvironment {
+  id: string;
+  env: Record<string, string>;
+  databaseUrl: string;
+  queuePrefix: string;
+  /** A client on the test's database, for asserting what is stored. */
+  sql: postgres.Sql;
+  redis: Redis;
+  /** Drops the database and deletes every Redis key under the prefix. */
+  destroy(): Promise<void>;
+}
+
+export async function createTestEnvironment(): Promise<TestEnvironment> {
+  const id = `${process.pid}_${randomBytes(4).toString('hex')}`;
+  const databaseUrl = `postgres://postgres@127.0.0.1:5432/saga_test_${id}`;
+  const queuePrefix = `saga-test-${id}`;
+  await prepareDatabase(databaseUrl);
+  const sql = postgres(databaseUrl, { max: 4, onnotice: () => undefined });
+  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  return {
+    id,
+    env: { DATABASE_URL: databaseUrl, QUEUE_PREFIX: queuePrefix, LOG_LEVEL: 'error' },
+    databaseUrl,
+    queuePrefix,
+    sql,
+    redis,
+    async destroy() {
+      await sql.end({ timeout: 5 });
+      await deleteKeys(redis, `${queuePrefix}:*`);
+      redis.disconnect();
+      await dropDatabase(databaseUrl);
+    },
+  };
+}
+
+export interface TestApp extends TestEnvironment {
+  app: INestApplication;
+  config: AppConfig;
+  http: HttpClient;
+  /** Stops the app, then destroys the environment. */
+  close(): Promise<void>;
+}
+
+/** The real application (HTTP, engine, workers) in this process, against real Postgres and Redis. */
+export async function startTestApp(
+  options: { sagaModules?: (Type | DynamicModule)[]; env?: Record<string, string> } = {},
+): Promise<TestApp> {
+  const environment = await createTestEnvironment();
+  const config = loadConfig({ ...environment.env, PORT: '0', ...options.env });
+  const app = await createApp(AppModule.forRoot(config, options.sagaModules ?? [OrderModule]), config);
+  await app.listen(0, '127.0.0.1');
+  const http = new HttpClient((await app.getUrl()).replace('[::1]', '127.0.0.1'));
+  return {
+    ...environment,
+    app,
+    config,
+    http,
+    async close() {
+      await app.close();
+      await environment.destroy();
+    },
+  };
+}
+
+async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+    if (keys.length > 0) await redis.del(...keys);
+    cursor = next;
+  } while (cursor !== '0');
+}
