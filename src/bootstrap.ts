@@ -9,7 +9,10 @@ const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose']
 export const BODY_LIMIT = '1mb';
 
 /** Builds the HTTP application around `module`; the same path serves `npm start`, the tests and the demo. */
-export async function createApp(module: DynamicModule, config: Pick<AppConfig, 'LOG_LEVEL'>): Promise<INestApplication> {
+export async function createApp(
+  module: DynamicModule,
+  config: Pick<AppConfig, 'LOG_LEVEL'>,
+): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(module, {
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),

@@ -6,7 +6,11 @@ import { AppDatabase } from '../../src/database/app-database.js';
 export class EmailService {
   constructor(private readonly database: AppDatabase) {}
 
-  async sendOrderConfirmation(orderId: string, customerId: string, sagaId: string): Promise<{ recipient: string }> {
+  async sendOrderConfirmation(
+    orderId: string,
+    customerId: string,
+    sagaId: string,
+  ): Promise<{ recipient: string }> {
     const recipient = `${customerId}@customers.example`;
     await this.database.sql`
       INSERT INTO sent_emails (order_id, saga_id, recipient, subject)

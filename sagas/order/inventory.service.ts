@@ -40,7 +40,9 @@ export class InventoryService implements OnApplicationBootstrap {
       for (const item of wanted) {
         if (!available.has(item.sku)) throw new NonRetryableError(`unknown SKU ${item.sku}`);
         if (available.get(item.sku)! < item.quantity) {
-          throw new NonRetryableError(`not enough stock for ${item.sku}: ${item.quantity} wanted, ${available.get(item.sku)} left`);
+          throw new NonRetryableError(
+            `not enough stock for ${item.sku}: ${item.quantity} wanted, ${available.get(item.sku)} left`,
+          );
         }
       }
       await this.adjust(tx, wanted, -1);

@@ -23,7 +23,11 @@ export class OrderSaga {
   }
 
   // A charge that timed out may still have gone through, so a finally failed charge is refunded too.
-  @Step({ retry: { attempts: 5, backoff: { type: 'exponential', delay: 100 } }, timeoutMs: 10_000, compensateOnFailure: true })
+  @Step({
+    retry: { attempts: 5, backoff: { type: 'exponential', delay: 100 } },
+    timeoutMs: 10_000,
+    compensateOnFailure: true,
+  })
   chargePayment(ctx: StepContext<OrderInput>): Promise<Charge> {
     const { orderId, card, amount } = ctx.input;
     return this.payments.charge({ key: ctx.idempotencyKey, orderId, card, amount });

@@ -53,7 +53,8 @@ export class SagaModule {
         {
           provide: SAGA_MODULE_OPTIONS,
           inject: options.inject ?? [],
-          useFactory: async (...args: unknown[]) => resolveSagaModuleOptions(await options.useFactory(...args)),
+          useFactory: async (...args: unknown[]) =>
+            resolveSagaModuleOptions(await options.useFactory(...args)),
         },
       ],
       exports: [SAGA_MODULE_OPTIONS],

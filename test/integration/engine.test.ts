@@ -53,8 +53,14 @@ describe('saga engine, through the running app', () => {
     );
     assert.equal(new Set(calls.map((c) => c.idempotencyKey)).size, 1);
     // Fixed backoff of 50 ms between attempts.
-    assert.ok(calls[1].at - calls[0].at >= 45, `second attempt ${calls[1].at - calls[0].at} ms after the first`);
-    assert.ok(calls[2].at - calls[1].at >= 45, `third attempt ${calls[2].at - calls[1].at} ms after the second`);
+    assert.ok(
+      calls[1].at - calls[0].at >= 45,
+      `second attempt ${calls[1].at - calls[0].at} ms after the first`,
+    );
+    assert.ok(
+      calls[2].at - calls[1].at >= 45,
+      `third attempt ${calls[2].at - calls[1].at} ms after the second`,
+    );
     const b = saga.steps!.find((s) => s.name === 'b')!;
     assert.equal(b.attempts, 3);
     assert.equal(b.error, undefined);
@@ -72,7 +78,11 @@ describe('saga engine, through the running app', () => {
     const id = await run({ d: ['fatal'] });
     const saga = await waitForSaga(t.http, id);
     assert.equal(saga.status, 'compensated');
-    assert.deepEqual(saga.error, { name: 'NonRetryableError', message: 'd cannot succeed', retryable: false });
+    assert.deepEqual(saga.error, {
+      name: 'NonRetryableError',
+      message: 'd cannot succeed',
+      retryable: false,
+    });
     assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'd', 'undoC', 'undoB', 'undoA']);
     const events = await eventsOf(t.http, id);
     assert.deepEqual(
@@ -124,7 +134,10 @@ describe('saga engine, through the running app', () => {
     assert.equal(d.attempts, 2);
     assert.equal(d.error?.name, 'StepTimeoutError');
     assert.deepEqual(
-      journal.of(id).filter((e) => e.handler === 'd').map((e) => e.aborted),
+      journal
+        .of(id)
+        .filter((e) => e.handler === 'd')
+        .map((e) => e.aborted),
       ['StepTimeoutError', 'StepTimeoutError'],
     );
   });
@@ -171,7 +184,10 @@ describe('saga engine, through the running app', () => {
   it('acknowledges a duplicated job for a recorded step without calling the handler', async () => {
     const id = await run({});
     await waitForSaga(t.http, id);
-    const queue = new Queue('saga-units', { connection: { url: 'redis://127.0.0.1:6379' }, prefix: t.queuePrefix });
+    const queue = new Queue('saga-units', {
+      connection: { url: 'redis://127.0.0.1:6379' },
+      prefix: t.queuePrefix,
+    });
     try {
       // Deliver the units of step a (seq 1) and step b (seq 2) again.
       await queue.add('unit', { sagaId: id, seq: 1 }, { jobId: `${id}-1` });
@@ -181,7 +197,8 @@ describe('saga engine, through the running app', () => {
       await queue.close();
     }
     assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'd']);
-    const [{ count }] = await t.sql`SELECT count(*)::int AS count FROM saga_events WHERE saga_id = ${id} AND type = 'step_completed'`;
+    const [{ count }] =
+      await t.sql`SELECT count(*)::int AS count FROM saga_events WHERE saga_id = ${id} AND type = 'step_completed'`;
     assert.equal(count, 4);
   });
 });

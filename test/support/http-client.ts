@@ -22,11 +22,11 @@ export class HttpClient {
     }
     const response = await fetch(`${this.baseUrl}${path}`, { method, headers, body });
     const text = await response.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
-      parsed = undefined;
+      // Not JSON: tests look at `text`.
     }
     return { status: response.status, headers: response.headers, body: parsed as T, text };
   }

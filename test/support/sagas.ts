@@ -5,7 +5,12 @@ import { waitFor } from './wait.js';
 const TERMINAL = ['completed', 'compensated', 'failed'];
 
 /** Waits until the saga reaches one of `statuses` (any terminal status by default) and returns its view. */
-export function waitForSaga(http: HttpClient, id: string, statuses = TERMINAL, timeoutMs = 20_000): Promise<SagaView> {
+export function waitForSaga(
+  http: HttpClient,
+  id: string,
+  statuses = TERMINAL,
+  timeoutMs = 20_000,
+): Promise<SagaView> {
   return waitFor(
     async () => {
       const { body } = await http.get<SagaView>(`/sagas/${id}`);

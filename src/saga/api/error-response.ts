@@ -34,14 +34,24 @@ const UNAVAILABLE_CODES = new Set([
  * code, not by class, and only messages meant for clients are shown: never a stack.
  */
 export function toErrorResponse(exception: unknown): ErrorBody {
-  const error = exception as Partial<Error> & { code?: string; type?: string; status?: number; expose?: boolean; issues?: InputIssue[] };
+  const error = exception as Partial<Error> & {
+    code?: string;
+    type?: string;
+    status?: number;
+    expose?: boolean;
+    issues?: InputIssue[];
+  };
   if (exception instanceof HttpException) {
     const response = exception.getResponse();
     const message = typeof response === 'string' ? response : (response as { message?: unknown }).message;
-    return body(exception.getStatus(), Array.isArray(message) ? message.join('; ') : String(message ?? exception.message));
+    return body(
+      exception.getStatus(),
+      Array.isArray(message) ? message.join('; ') : String(message ?? exception.message),
+    );
   }
   const known = error?.name ? STATUS_BY_ERROR_NAME[error.name] : undefined;
-  if (known) return { ...body(known, error.message ?? ''), ...(error.issues ? { issues: error.issues } : {}) };
+  if (known)
+    return { ...body(known, error.message ?? ''), ...(error.issues ? { issues: error.issues } : {}) };
   // Errors raised by the JSON body parser before the route runs.
   if (error?.type === 'entity.too.large') return body(413, 'Request body is larger than the 1 MiB limit');
   if (error?.type === 'entity.parse.failed') return body(400, 'Request body is not valid JSON');

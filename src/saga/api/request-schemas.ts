@@ -2,7 +2,9 @@ import { z } from 'zod';
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { SagaStatus } from '../saga-status.js';
 
-const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
+const uuid = z
+  .string()
+  .regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, 'must be a UUID');
 
 export const sagaIdSchema = uuid;
 
@@ -18,7 +20,12 @@ export const listQuerySchema = z.strictObject({
     .string()
     .regex(/^\d{1,3}$/, 'must be a whole number from 1 to 100')
     .transform(Number)
-    .pipe(z.number().min(1, 'must be a whole number from 1 to 100').max(100, 'must be a whole number from 1 to 100'))
+    .pipe(
+      z
+        .number()
+        .min(1, 'must be a whole number from 1 to 100')
+        .max(100, 'must be a whole number from 1 to 100'),
+    )
     .default(20),
   cursor: uuid.optional(),
 });

@@ -15,11 +15,12 @@ export class SagaRoutesGuard implements CanActivate {
   constructor(@Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions) {}
 
   canActivate(context: ExecutionContext): boolean {
-    if (this.options.role === 'worker') throw new NotFoundException('Worker processes serve only /health and /metrics');
+    if (this.options.role === 'worker')
+      throw new NotFoundException('Worker processes serve only /health and /metrics');
     const { apiKey } = this.options;
     if (!apiKey) return true;
-    const header = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>().headers
-      .authorization;
+    const header = context.switchToHttp().getRequest<{ headers: Record<string, string | undefined> }>()
+      .headers.authorization;
     if (!header || !sameSecret(header, `Bearer ${apiKey}`)) {
       throw new UnauthorizedException('Missing or wrong API key: send "Authorization: Bearer <key>"');
     }

@@ -78,7 +78,10 @@ export function buildSagaDefinition(
     const { step: stepName, options: compensateOptions } = m.compensate!;
     const step = steps.find((s) => s.name === stepName);
     if (!step) {
-      throw new SagaDefinitionError(className, `@Compensate('${stepName}') on method ${m.name} names no step`);
+      throw new SagaDefinitionError(
+        className,
+        `@Compensate('${stepName}') on method ${m.name} names no step`,
+      );
     }
     if (step.compensation) {
       throw new SagaDefinitionError(
@@ -86,7 +89,11 @@ export function buildSagaDefinition(
         `step ${stepName} has two compensations (${step.compensation.method} and ${m.name})`,
       );
     }
-    step.compensation = resolveHandler(m.name, validate(className, m.name, handlerSchema, compensateOptions), defaults);
+    step.compensation = resolveHandler(
+      m.name,
+      validate(className, m.name, handlerSchema, compensateOptions),
+      defaults,
+    );
   }
 
   return {
@@ -99,7 +106,11 @@ export function buildSagaDefinition(
   };
 }
 
-function resolveHandler(method: string, options: HandlerOptions, defaults: HandlerDefaults): HandlerDefinition {
+function resolveHandler(
+  method: string,
+  options: HandlerOptions,
+  defaults: HandlerDefaults,
+): HandlerDefinition {
   return {
     method,
     retry: resolveRetryPolicy(options.retry, defaults.retry),
@@ -109,7 +120,8 @@ function resolveHandler(method: string, options: HandlerOptions, defaults: Handl
 
 function validate<T>(className: string, method: string, schema: z.ZodType<T>, value: unknown): T {
   const parsed = schema.safeParse(value);
-  if (!parsed.success) throw new SagaDefinitionError(className, `options of ${method}: ${describe(parsed.error)}`);
+  if (!parsed.success)
+    throw new SagaDefinitionError(className, `options of ${method}: ${describe(parsed.error)}`);
   return parsed.data;
 }
 

@@ -31,7 +31,9 @@ export class SagaExplorer implements OnModuleInit {
         this.options.defaults,
       );
       this.registry.register(definition);
-      this.logger.log(`Saga "${definition.name}" v${definition.version}: ${definition.steps.map((s) => s.name).join(' → ')}`);
+      this.logger.log(
+        `Saga "${definition.name}" v${definition.version}: ${definition.steps.map((s) => s.name).join(' → ')}`,
+      );
     }
   }
 }

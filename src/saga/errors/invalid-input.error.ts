@@ -13,7 +13,10 @@ export class InvalidInputError extends Error {
     this.name = 'InvalidInputError';
   }
 
-  static fromZod(message: string, error: { issues: { path: PropertyKey[]; message: string }[] }): InvalidInputError {
+  static fromZod(
+    message: string,
+    error: { issues: { path: PropertyKey[]; message: string }[] },
+  ): InvalidInputError {
     return new InvalidInputError(
       message,
       error.issues.map((issue) => ({ path: issue.path.map(String).join('.'), message: issue.message })),

@@ -7,7 +7,8 @@ export interface SagaError {
 
 export function toSagaError(error: unknown): SagaError {
   if (error instanceof Error) {
-    const retryable = error.name !== 'NonRetryableError' && (error as { retryable?: unknown }).retryable !== false;
+    const retryable =
+      error.name !== 'NonRetryableError' && (error as { retryable?: unknown }).retryable !== false;
     return { name: error.name, message: error.message, retryable };
   }
   return { name: 'Error', message: String(error), retryable: true };

@@ -1,4 +1,10 @@
-import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
 import { SagaMetrics } from '../observability/saga-metrics.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { SagaStore, type UnitCursor } from '../store/saga.store.js';
@@ -46,8 +52,13 @@ export class SagaReconciler implements OnApplicationBootstrap, OnApplicationShut
     if (missing.length === 0) return 0;
     await this.dispatcher.dispatch(missing.map((unit) => ({ ...unit, delayMs: 0 })));
     this.metrics.redriven.inc(missing.length);
-    const sample = missing.slice(0, 5).map((u) => `${u.sagaId}#${u.seq}`).join(', ');
-    this.logger.log(`re-enqueued ${missing.length} due unit(s) missing from Redis: ${sample}${missing.length > 5 ? ', …' : ''}`);
+    const sample = missing
+      .slice(0, 5)
+      .map((u) => `${u.sagaId}#${u.seq}`)
+      .join(', ');
+    this.logger.log(
+      `re-enqueued ${missing.length} due unit(s) missing from Redis: ${sample}${missing.length > 5 ? ', …' : ''}`,
+    );
     return missing.length;
   }
 

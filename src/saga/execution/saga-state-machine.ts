@@ -22,10 +22,16 @@ export function decide(
   outcome: Outcome,
   random: () => number = Math.random,
 ): Transition {
-  return saga.phase === 'step' ? decideStep(def, saga, outcome, random) : decideCompensation(def, saga, outcome, random);
+  return saga.phase === 'step'
+    ? decideStep(def, saga, outcome, random)
+    : decideCompensation(def, saga, outcome, random);
 }
 
-export const CANCELLED_ERROR: SagaError = { name: 'SagaCancelled', message: 'cancelled on request', retryable: false };
+export const CANCELLED_ERROR: SagaError = {
+  name: 'SagaCancelled',
+  message: 'cancelled on request',
+  retryable: false,
+};
 
 /** A cancel while no attempt is in flight: stop before the next step and compensate. */
 export function cancelNow(def: SagaDefinition, saga: SagaSnapshot): Transition {
@@ -54,7 +60,12 @@ export function retryFailed(def: SagaDefinition, saga: SagaSnapshot): Transition
   };
 }
 
-function decideStep(def: SagaDefinition, saga: SagaSnapshot, outcome: Outcome, random: () => number): Transition {
+function decideStep(
+  def: SagaDefinition,
+  saga: SagaSnapshot,
+  outcome: Outcome,
+  random: () => number,
+): Transition {
   const stepDef = def.steps[saga.stepIndex];
   const step = saga.steps[saga.stepIndex];
 
@@ -71,10 +82,15 @@ function decideStep(def: SagaDefinition, saga: SagaSnapshot, outcome: Outcome, r
       error: null,
       finished: true,
     };
-    const events: EventDraft[] = [{ type: SagaEventType.StepCompleted, step: step.name, attempt: step.attempts }];
+    const events: EventDraft[] = [
+      { type: SagaEventType.StepCompleted, step: step.name, attempt: step.attempts },
+    ];
     const steps = withStep(saga.steps, { ...step, status: StepStatus.Completed, output: outcome.output });
     if (saga.cancelRequested) {
-      return { ...compensateBelow(def, saga, steps, step.index + 1, CANCELLED_ERROR, events, true), step: patch };
+      return {
+        ...compensateBelow(def, saga, steps, step.index + 1, CANCELLED_ERROR, events, true),
+        step: patch,
+      };
     }
     if (step.index + 1 < def.steps.length) {
       return {
@@ -109,7 +125,14 @@ function decideStep(def: SagaDefinition, saga: SagaSnapshot, outcome: Outcome, r
       stepIndex: step.index,
       delayMs: retryInMs,
       step: { index: step.index, side: 'step', status: StepStatus.Pending, error, finished: false },
-      events: [{ type: SagaEventType.StepFailed, step: step.name, attempt: step.attempts, data: { error, retryInMs } }],
+      events: [
+        {
+          type: SagaEventType.StepFailed,
+          step: step.name,
+          attempt: step.attempts,
+          data: { error, retryInMs },
+        },
+      ],
     };
   }
   const failedEvents: EventDraft[] = [
@@ -143,7 +166,9 @@ function decideCompensation(
         stepIndex: step.index,
         delayMs: retryInMs,
         step: compensationPatch(step, StepStatus.Compensating, CompensationStatus.Pending, error, false),
-        events: [{ type: SagaEventType.CompensationFailed, step: step.name, attempt, data: { error, retryInMs } }],
+        events: [
+          { type: SagaEventType.CompensationFailed, step: step.name, attempt, data: { error, retryInMs } },
+        ],
       };
     }
     return {
@@ -217,7 +242,9 @@ function compensateBelow(
 function needsCompensation(def: SagaDefinition, step: StepSnapshot): boolean {
   const stepDef = def.steps[step.index];
   if (!stepDef.compensation) return false;
-  return step.status === StepStatus.Completed || (step.status === StepStatus.Failed && stepDef.compensateOnFailure);
+  return (
+    step.status === StepStatus.Completed || (step.status === StepStatus.Failed && stepDef.compensateOnFailure)
+  );
 }
 
 function compensationPatch(

@@ -93,7 +93,9 @@ export class SagaService {
       await this.dispatcher.dispatch(units);
     } catch (error) {
       // Already committed in Postgres; the reconciler enqueues it once Redis answers again.
-      this.logger.warn(`not enqueued yet (${(error as Error).message}): ${units.map((u) => u.sagaId).join(', ')}`);
+      this.logger.warn(
+        `not enqueued yet (${(error as Error).message}): ${units.map((u) => u.sagaId).join(', ')}`,
+      );
     }
   }
 }

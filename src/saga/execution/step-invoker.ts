@@ -20,7 +20,10 @@ export class StepInvoker {
 
     const controller = new AbortController();
     this.inFlight.add(controller);
-    const timer = setTimeout(() => controller.abort(new StepTimeoutError(label, handler.timeoutMs)), handler.timeoutMs);
+    const timer = setTimeout(
+      () => controller.abort(new StepTimeoutError(label, handler.timeoutMs)),
+      handler.timeoutMs,
+    );
     const outputs = new Map(saga.steps.map((s) => [s.name, s.output]));
     const stepIdempotencyKey = `${saga.id}:${step.name}`;
     const ctx: StepContext | CompensationContext = {
@@ -52,7 +55,9 @@ export class StepInvoker {
 }
 
 function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+  return new Promise((_, reject) =>
+    signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
+  );
 }
 
 /** Outputs are stored as JSON; one that cannot be is a bug in the step, so retrying will not help. */
@@ -60,6 +65,8 @@ function toJson(output: unknown): unknown {
   try {
     return output === undefined ? null : JSON.parse(JSON.stringify(output));
   } catch (error) {
-    throw Object.assign(new Error(`step output is not JSON: ${(error as Error).message}`), { retryable: false });
+    throw Object.assign(new Error(`step output is not JSON: ${(error as Error).message}`), {
+      retryable: false,
+    });
   }
 }

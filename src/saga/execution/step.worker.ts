@@ -47,7 +47,9 @@ export class StepWorker extends WorkerHost implements OnApplicationBootstrap {
 
     const started = performance.now();
     const outcome: Outcome =
-      saga.phase === 'step' && saga.cancelRequested ? { kind: 'cancelled' } : await this.invoker.invoke(def, saga);
+      saga.phase === 'step' && saga.cancelRequested
+        ? { kind: 'cancelled' }
+        : await this.invoker.invoke(def, saga);
     this.metrics.recordAttempt(saga, outcome, (performance.now() - started) / 1000);
     await this.record(def, saga, outcome);
   }

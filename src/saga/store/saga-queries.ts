@@ -26,7 +26,12 @@ export class SagaQueries {
       .innerJoin(sagaSteps, eq(sagaSteps.sagaId, sagas.id))
       .where(eq(sagas.id, id))
       .orderBy(asc(sagaSteps.stepIndex));
-    return rows.length === 0 ? undefined : toSagaView(rows[0].saga, rows.map((r) => r.step));
+    return rows.length === 0
+      ? undefined
+      : toSagaView(
+          rows[0].saga,
+          rows.map((r) => r.step),
+        );
   }
 
   /** Newest first; ids are UUIDv7, so the id is both the order and the cursor. */

@@ -67,7 +67,9 @@ export function toSagaView(row: SagaRow, steps?: StepRow[]): SagaView {
 function toStepView(sagaStatus: SagaStatus, row: StepRow): StepView {
   // A step still pending in a saga that no longer runs forward will never run; that is derived, not stored.
   const stoppedBefore =
-    row.status === StepStatus.Pending && sagaStatus !== SagaStatus.Running && sagaStatus !== SagaStatus.Pending;
+    row.status === StepStatus.Pending &&
+    sagaStatus !== SagaStatus.Running &&
+    sagaStatus !== SagaStatus.Pending;
   return compact({
     name: row.name,
     status: stoppedBefore ? StepStatus.Skipped : (row.status as StepStatus),

@@ -35,7 +35,11 @@ export class SagaStore {
   constructor(private readonly database: SagaDatabase) {}
 
   /** Records a new saga and its first unit, or returns the saga already started with this idempotency key. */
-  async create(def: SagaDefinition, input: unknown, idempotencyKey: string | undefined): Promise<CreatedSaga> {
+  async create(
+    def: SagaDefinition,
+    input: unknown,
+    idempotencyKey: string | undefined,
+  ): Promise<CreatedSaga> {
     const { sql } = this.database;
     const key = idempotencyKey ?? null;
     const [row] = await sql<CreatedSaga[]>`
@@ -101,7 +105,11 @@ export class SagaStore {
   }
 
   /** The saga as it is now, without claiming anything. */
-  async snapshot(sagaId: string, sql: Sql = this.database.sql, lock = false): Promise<SagaSnapshot | undefined> {
+  async snapshot(
+    sagaId: string,
+    sql: Sql = this.database.sql,
+    lock = false,
+  ): Promise<SagaSnapshot | undefined> {
     const [row] = await sql<SnapshotRow[]>`
       SELECT s.id, s.name, s.version, s.status, s.seq, s.phase, s.step_index, s.cancel_requested, s.input,
         s.running_since IS NOT NULL AS running, ${stepsOf(sql)} AS steps

@@ -47,7 +47,9 @@ export const sagas = pgTable(
     uniqueIndex('sagas_name_idempotency_key_idx').on(t.name, t.idempotencyKey),
     index('sagas_name_id_idx').on(t.name, t.id),
     index('sagas_status_id_idx').on(t.status, t.id),
-    index('sagas_due_at_idx').on(t.dueAt).where(sql`${t.dueAt} IS NOT NULL`),
+    index('sagas_due_at_idx')
+      .on(t.dueAt)
+      .where(sql`${t.dueAt} IS NOT NULL`),
   ],
 );
 
