@@ -18,6 +18,5 @@ export async function createApp(
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
   });
   app.useBodyParser('json', { limit: BODY_LIMIT });
-  app.enableShutdownHooks();
   return app;
 }

@@ -17,6 +17,8 @@ const envSchema = z.object({
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"')
     .default('saga'),
   WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
+  LOCK_DURATION_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
+  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 

@@ -30,6 +30,14 @@ export interface SagaModuleOptions {
   };
   /** How often the reconciler looks for due work missing from Redis, in ms. @defaultValue 1000 */
   reconcileIntervalMs?: number;
+  /**
+   * How long a worker holds the lock of a running attempt before another worker may take it over.
+   * Locks are renewed every half of this while the attempt runs, so it bounds how long a killed
+   * worker's attempt waits to be redelivered, not how long an attempt may run. @defaultValue 5000
+   */
+  lockDurationMs?: number;
+  /** On shutdown, how long in-flight attempts may run before they are aborted and released. @defaultValue 10_000 */
+  shutdownGraceMs?: number;
   /** When set, every saga route needs `Authorization: Bearer <apiKey>`. @defaultValue unset */
   apiKey?: string;
 }
@@ -50,6 +58,8 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     concurrency: options.concurrency ?? 50,
     databasePoolSize: options.databasePoolSize ?? 20,
     reconcileIntervalMs: options.reconcileIntervalMs ?? 1000,
+    lockDurationMs: options.lockDurationMs ?? 5000,
+    shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     apiKey: options.apiKey || undefined,
     defaults: {
       retry: resolveRetryPolicy(options.defaults?.retry, DEFAULT_RETRY_POLICY),

@@ -1,5 +1,6 @@
 import { HttpException } from '@nestjs/common';
 import { STATUS_CODES } from 'node:http';
+import { isInfrastructureError } from '../errors/infrastructure-error.js';
 import type { InputIssue } from '../errors/invalid-input.error.js';
 
 export interface ErrorBody {
@@ -15,19 +16,6 @@ const STATUS_BY_ERROR_NAME: Record<string, number> = {
   SagaNotFoundError: 404,
   SagaConflictError: 409,
 };
-
-/** Postgres and Redis failures a client cannot fix and may retry: 503, not 500. */
-const UNAVAILABLE_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'CONNECT_TIMEOUT',
-  'CONNECTION_CLOSED',
-  'CONNECTION_ENDED',
-  'CONNECTION_DESTROYED',
-  '57P01', // admin_shutdown
-  '57P03', // cannot_connect_now
-]);
 
 /**
  * The HTTP response for anything thrown while serving a request. Errors are classified by name and
@@ -58,7 +46,7 @@ export function toErrorResponse(exception: unknown): ErrorBody {
   if (error?.expose && typeof error.status === 'number' && error.status >= 400 && error.status < 500) {
     return body(error.status, error.message ?? '');
   }
-  if (error?.code && UNAVAILABLE_CODES.has(error.code)) {
+  if (isInfrastructureError(error)) {
     return body(503, 'A backing service (Postgres or Redis) is unavailable; retry later');
   }
   return body(500, 'Internal server error');

@@ -3,22 +3,30 @@ import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
 import type { Transition } from './transition.interface.js';
+import { within } from './patiently.js';
 import { SAGA_QUEUE, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
+
+const DISPATCH_TIMEOUT_MS = 2000;
 
 /** Puts units that Postgres has already committed onto BullMQ. */
 @Injectable()
 export class SagaDispatcher {
   constructor(@InjectQueue(SAGA_QUEUE) private readonly queue: Queue<UnitJobData>) {}
 
+  /**
+   * Enqueues the units, failing after a short while if Redis does not answer: the units are
+   * committed already, so a caller must never wait for Redis (the reconciler enqueues them later).
+   */
   async dispatch(units: DueUnit[]): Promise<void> {
     if (units.length === 0) return;
-    await this.queue.addBulk(
+    const adding = this.queue.addBulk(
       units.map(({ sagaId, seq, delayMs }) => ({
         name: 'unit',
         data: { sagaId, seq },
         opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
       })),
     );
+    await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
   }
 
   /** The units of committed transitions that schedule one. */

@@ -3,7 +3,7 @@ import {
   Injectable,
   Logger,
   type OnApplicationBootstrap,
-  type OnApplicationShutdown,
+  type BeforeApplicationShutdown,
 } from '@nestjs/common';
 import { SagaMetrics } from '../observability/saga-metrics.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
@@ -21,11 +21,12 @@ const PAGE_SIZE = 500;
  * makes one job, and a job for a unit already recorded is acknowledged without running.
  */
 @Injectable()
-export class SagaReconciler implements OnApplicationBootstrap, OnApplicationShutdown {
+export class SagaReconciler implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('SagaReconciler');
   private timer?: NodeJS.Timeout;
   private cursor?: UnitCursor;
   private stopped = false;
+  private tick?: Promise<void>;
 
   constructor(
     private readonly store: SagaStore,
@@ -38,9 +39,10 @@ export class SagaReconciler implements OnApplicationBootstrap, OnApplicationShut
     if (this.options.role !== 'api') this.schedule(0);
   }
 
-  onApplicationShutdown(): void {
+  async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    await this.tick;
   }
 
   /** Checks one page of overdue units and enqueues those missing from Redis; returns how many it enqueued. */
@@ -64,13 +66,13 @@ export class SagaReconciler implements OnApplicationBootstrap, OnApplicationShut
 
   private schedule(delayMs: number): void {
     if (this.stopped) return;
-    this.timer = setTimeout(async () => {
-      try {
-        await this.reconcile();
-      } catch (error) {
-        this.logger.warn(`reconcile failed, will retry: ${(error as Error).message}`);
-      }
-      this.schedule(this.options.reconcileIntervalMs);
+    this.timer = setTimeout(() => {
+      this.tick = this.reconcile()
+        .then(
+          () => undefined,
+          (error: Error) => this.logger.warn(`reconcile failed, will retry: ${error.message}`),
+        )
+        .finally(() => this.schedule(this.options.reconcileIntervalMs));
     }, delayMs);
   }
 }

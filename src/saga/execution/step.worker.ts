@@ -1,25 +1,37 @@
-import { Processor, WorkerHost } from '@nestjs/bullmq';
-import { Inject, Logger, type OnApplicationBootstrap } from '@nestjs/common';
-import type { Job } from 'bullmq';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import { Worker, type Job } from 'bullmq';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
+import { LOST_ATTEMPTS_ERROR, WorkerShutdownError } from '../errors/infrastructure-error.js';
 import { SagaMetrics } from '../observability/saga-metrics.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { SagaStore } from '../store/saga.store.js';
+import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
 import { decide } from './saga-state-machine.js';
 import { StepInvoker } from './step-invoker.js';
 import type { Outcome, SagaSnapshot, Transition } from './transition.interface.js';
 
+/** How long a worker keeps recording an outcome while Postgres is unreachable before it lets BullMQ retry the job. */
+const OUTAGE_PATIENCE_MS = 60_000;
+
 /**
  * Runs one unit of work per job: claim it in Postgres, call the handler, commit the transition
  * that follows, enqueue the next unit. Throws only for infrastructure failures, which BullMQ
- * retries without spending an attempt of the step.
+ * retries without spending an attempt of the step. The BullMQ worker is created here rather than
+ * with `@Processor` because its concurrency and lock duration come from the module options.
  */
-@Processor(SAGA_QUEUE, { autorun: false })
-export class StepWorker extends WorkerHost implements OnApplicationBootstrap {
+@Injectable()
+export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('StepWorker');
+  private worker?: Worker<UnitJobData>;
 
   constructor(
     private readonly store: SagaStore,
@@ -28,14 +40,33 @@ export class StepWorker extends WorkerHost implements OnApplicationBootstrap {
     private readonly dispatcher: SagaDispatcher,
     private readonly metrics: SagaMetrics,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
-  ) {
-    super();
-  }
+  ) {}
 
   onApplicationBootstrap(): void {
     if (this.options.role === 'api') return;
-    this.worker.concurrency = this.options.concurrency;
-    this.worker.run().catch((error: Error) => this.logger.error(`worker stopped: ${error.message}`));
+    this.worker = new Worker<UnitJobData>(SAGA_QUEUE, (job) => this.process(job), {
+      connection: { url: this.options.redisUrl },
+      prefix: this.options.queuePrefix,
+      concurrency: this.options.concurrency,
+      lockDuration: this.options.lockDurationMs,
+      // A killed worker's jobs are found by the others' stalled checks, so check as often as locks expire.
+      stalledInterval: this.options.lockDurationMs,
+      maxStalledCount: 5,
+    });
+    this.worker.on('error', (error) => this.logger.warn(`BullMQ worker: ${error.message}`));
+  }
+
+  /** Stops taking jobs, lets in-flight attempts finish within the grace period, then aborts and releases them. */
+  async beforeApplicationShutdown(): Promise<void> {
+    if (!this.worker) return;
+    const closing = this.worker.close();
+    try {
+      await within(closing, this.options.shutdownGraceMs, 'finishing in-flight attempts');
+    } catch {
+      this.logger.warn(`grace period of ${this.options.shutdownGraceMs} ms over: aborting in-flight attempts`);
+      this.invoker.abortAll(new WorkerShutdownError());
+      await within(closing, 5000, 'recording aborted attempts').catch(() => this.worker!.close(true));
+    }
   }
 
   async process(job: Job<UnitJobData>): Promise<void> {
@@ -46,20 +77,35 @@ export class StepWorker extends WorkerHost implements OnApplicationBootstrap {
     if (!def) throw new Error(`saga ${saga.id} is a "${saga.name}", which this process does not define`);
 
     const started = performance.now();
-    const outcome: Outcome =
-      saga.phase === 'step' && saga.cancelRequested
-        ? { kind: 'cancelled' }
-        : await this.invoker.invoke(def, saga);
+    const outcome = await this.run(def, saga);
     this.metrics.recordAttempt(saga, outcome, (performance.now() - started) / 1000);
     await this.record(def, saga, outcome);
   }
 
+  private run(def: SagaDefinition, saga: SagaSnapshot): Promise<Outcome> | Outcome {
+    if (saga.phase === 'step' && saga.cancelRequested) return { kind: 'cancelled' };
+    const stepDef = def.steps[saga.stepIndex];
+    const step = saga.steps[saga.stepIndex];
+    const [attempt, budget] =
+      saga.phase === 'step'
+        ? [step.attempts, stepDef.retry.attempts]
+        : [step.compensationAttempts, stepDef.compensation!.retry.attempts];
+    // Earlier attempts were claimed by workers that died before recording them: the budget is spent.
+    if (attempt > budget) return { kind: 'failed', error: LOST_ATTEMPTS_ERROR };
+    return this.invoker.invoke(def, saga);
+  }
+
   private async record(def: SagaDefinition, claimed: SagaSnapshot, outcome: Outcome): Promise<void> {
+    const patience = {
+      giveUpAfterMs: OUTAGE_PATIENCE_MS,
+      onWait: (error: Error) => this.logger.warn(`saga ${claimed.id}: waiting for Postgres (${error.message})`),
+    };
     let saga = claimed;
     for (;;) {
       const transition = decide(def, saga, outcome);
-      if ((await this.store.commit([transition])).has(saga.id)) return this.afterCommit(transition);
-      const current = await this.store.snapshot(saga.id);
+      const committed = await patiently(() => this.store.commit([transition]), patience);
+      if (committed.has(saga.id)) return this.afterCommit(transition);
+      const current = await patiently(() => this.store.snapshot(saga.id), patience);
       // Another delivery of this unit recorded its outcome first: the transition happens once.
       if (!current || current.seq !== claimed.seq) return;
       // Only the cancel flag changed while the handler ran: decide again with it.

@@ -1,0 +1,32 @@
+import 'reflect-metadata';
+import { Logger, type DynamicModule, type Type } from '@nestjs/common';
+import { OrderModule } from '../sagas/order/order.module.js';
+import { AppModule } from './app.module.js';
+import { createApp } from './bootstrap.js';
+import type { AppConfig } from './config/app-config.js';
+import { prepareDatabase } from './database/prepare-database.js';
+
+/**
+ * Runs a process of the application: prepares the database, serves HTTP, and on SIGTERM or
+ * SIGINT stops taking work, lets in-flight attempts finish (or releases them) and exits 0.
+ */
+export async function serve(config: AppConfig, sagaModules: (Type | DynamicModule)[] = [OrderModule]): Promise<void> {
+  await prepareDatabase(config.DATABASE_URL);
+  const app = await createApp(AppModule.forRoot(config, sagaModules), config);
+  const logger = new Logger('Main');
+  // Handled here rather than by Nest's shutdown hooks, which re-raise the signal: a clean stop exits 0.
+  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+    process.once(signal, () => {
+      logger.log(`${signal}: finishing in-flight work, then exiting`);
+      app.close().then(
+        () => process.exit(0),
+        (error: unknown) => {
+          console.error(error);
+          process.exit(1);
+        },
+      );
+    });
+  }
+  await app.listen(config.PORT);
+  logger.log(`${config.SAGA_ROLE} process (pid ${process.pid}) listening on http://localhost:${config.PORT}`);
+}
