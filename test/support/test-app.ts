@@ -56,10 +56,15 @@ export interface TestApp extends TestEnvironment {
 
 /** The real application (HTTP, engine, workers) in this process, against real Postgres and Redis. */
 export async function startTestApp(
-  options: { sagaModules?: (Type | DynamicModule)[]; env?: Record<string, string> } = {},
+  options: {
+    sagaModules?: (Type | DynamicModule)[];
+    /** Extra environment, or a function of the test environment (to point the app at a proxy, say). */
+    env?: Record<string, string> | ((environment: TestEnvironment) => Record<string, string>);
+  } = {},
 ): Promise<TestApp> {
   const environment = await createTestEnvironment();
-  const config = loadConfig({ ...environment.env, PORT: '0', ...options.env });
+  const extra = typeof options.env === 'function' ? options.env(environment) : options.env;
+  const config = loadConfig({ ...environment.env, PORT: '0', ...extra });
   const app = await createApp(AppModule.forRoot(config, options.sagaModules ?? [OrderModule]), config);
   await app.listen(0, '127.0.0.1');
   const http = new HttpClient((await app.getUrl()).replace('[::1]', '127.0.0.1'));

@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable } from '@nestjs/common';
+import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
 import type { Transition } from './transition.interface.js';
@@ -11,7 +11,17 @@ const DISPATCH_TIMEOUT_MS = 2000;
 /** Puts units that Postgres has already committed onto BullMQ. */
 @Injectable()
 export class SagaDispatcher {
-  constructor(@InjectQueue(SAGA_QUEUE) private readonly queue: Queue<UnitJobData>) {}
+  private readonly logger = new Logger('SagaDispatcher');
+  private lastErrorLoggedAt = 0;
+
+  constructor(@InjectQueue(SAGA_QUEUE) private readonly queue: Queue<UnitJobData>) {
+    // Without a listener BullMQ prints every connection error; once every few seconds is enough.
+    queue.on('error', (error) => {
+      if (Date.now() - this.lastErrorLoggedAt < 5000) return;
+      this.lastErrorLoggedAt = Date.now();
+      this.logger.warn(`Redis: ${error.message}`);
+    });
+  }
 
   /**
    * Enqueues the units, failing after a short while if Redis does not answer: the units are

@@ -1,0 +1,133 @@
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { OrderModule } from '../../sagas/order/order.module.js';
+import { Journal, ScriptedSagaModule } from '../support/fixtures/scripted.saga.js';
+import { orderInput, waitForSaga } from '../support/sagas.js';
+import { TcpProxy } from '../support/tcp-proxy.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+import { waitFor } from '../support/wait.js';
+
+const sagaModules = [OrderModule, ScriptedSagaModule];
+
+describe('Postgres outage', () => {
+  let t: TestApp;
+  let proxy: TcpProxy;
+  after(async () => {
+    await proxy?.close();
+    await t?.close();
+  });
+
+  it('answers 503 fast, keeps in-flight work without spending attempts, and resumes when Postgres is back', async () => {
+    proxy = await TcpProxy.start(5432);
+    t = await startTestApp({
+      sagaModules,
+      env: (e) => ({ DATABASE_URL: e.databaseUrl.replace(':5432/', `:${proxy.port}/`) }),
+    });
+    const journal = t.app.get(Journal);
+    const { body } = await t.http.post('/sagas/scripted', { script: { b: ['slow'] } });
+    await waitFor(async () => (journal.handlers(body.id).includes('b') ? true : undefined));
+
+    await proxy.cut();
+    const startedAt = Date.now();
+    const refused = await t.http.post('/sagas/order', orderInput());
+    assert.equal(refused.status, 503);
+    assert.deepEqual(Object.keys(refused.body).sort(), ['error', 'message', 'statusCode']);
+    assert.equal(refused.body.error, 'Service Unavailable');
+    const health = await t.http.get('/health');
+    assert.equal(health.status, 503);
+    assert.deepEqual(health.body, { status: 'unavailable', postgres: 'down', redis: 'up' });
+    assert.ok(Date.now() - startedAt < 3000, `outage answers took ${Date.now() - startedAt} ms`);
+
+    // Step b finishes during the outage; its outcome waits for Postgres instead of being lost.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    await proxy.restore();
+
+    const saga = await waitForSaga(t.http, body.id, ['completed'], 30_000);
+    assert.deepEqual(
+      saga.steps!.map((s) => [s.name, s.attempts]),
+      [
+        ['a', 1],
+        ['b', 1],
+        ['c', 1],
+        ['d', 1],
+      ],
+    );
+    assert.deepEqual(journal.handlers(body.id), ['a', 'b', 'c', 'd']);
+    assert.equal((await t.http.get('/health')).status, 200);
+    // The refused start wrote nothing.
+    const [{ count }] = await t.sql`SELECT count(*)::int AS count FROM sagas`;
+    assert.equal(count, 1);
+  });
+});
+
+describe('Redis outage', () => {
+  let t: TestApp;
+  let proxy: TcpProxy;
+  after(async () => {
+    await proxy?.close();
+    await t?.close();
+  });
+
+  it('still records started sagas (202) and runs them once Redis is back', async () => {
+    proxy = await TcpProxy.start(6379);
+    t = await startTestApp({ sagaModules, env: { REDIS_URL: `redis://127.0.0.1:${proxy.port}` } });
+
+    await proxy.cut();
+    const health = await t.http.get('/health');
+    assert.equal(health.status, 503);
+    assert.deepEqual(health.body, { status: 'unavailable', postgres: 'up', redis: 'down' });
+
+    const startedAt = Date.now();
+    const started = await t.http.post('/sagas/order', orderInput());
+    assert.equal(started.status, 202);
+    assert.ok(Date.now() - startedAt < 3000, `start took ${Date.now() - startedAt} ms while Redis was down`);
+    const [row] = await t.sql`SELECT status, due_at IS NOT NULL AS due FROM sagas WHERE id = ${started.body.id}`;
+    assert.deepEqual({ ...row }, { status: 'pending', due: true });
+
+    await proxy.restore();
+    const saga = await waitForSaga(t.http, started.body.id, ['completed'], 30_000);
+    assert.deepEqual(
+      saga.steps!.map((s) => s.attempts),
+      [1, 1, 1],
+    );
+  });
+});
+
+describe('Redis loses its data', () => {
+  let t: TestApp;
+  after(() => t?.close());
+
+  it('the reconciler re-enqueues every due unit within seconds and no step runs twice once recorded', async () => {
+    t = await startTestApp({ sagaModules });
+    const journal = t.app.get(Journal);
+    const ids: string[] = [];
+    for (let i = 0; i < 30; i++) {
+      // b fails once and waits 50 ms for its retry, so some units sit delayed in Redis when it is wiped.
+      ids.push((await t.http.post('/sagas/scripted', { script: { b: ['fail', 'ok'], c: ['slow'] } })).body.id);
+    }
+    await waitFor(async () => (journal.entries.filter((e) => e.handler === 'c').length >= 5 ? true : undefined));
+
+    const wipedAt = Date.now();
+    let cursor = '0';
+    do {
+      const [next, keys] = await t.redis.scan(cursor, 'MATCH', `${t.queuePrefix}:*`, 'COUNT', 1000);
+      if (keys.length > 0) await t.redis.del(...keys);
+      cursor = next;
+    } while (cursor !== '0');
+
+    for (const id of ids) assert.equal((await waitForSaga(t.http, id, ['completed'], 30_000)).status, 'completed');
+    assert.ok(Date.now() - wipedAt < 15_000, `recovered in ${Date.now() - wipedAt} ms`);
+
+    const metrics = await t.http.get('/metrics');
+    const redriven = Number(/saga_reconciler_redriven_total (\d+)/.exec(metrics.text)?.[1]);
+    assert.ok(redriven > 0, 'the reconciler re-enqueued units');
+    const duplicates = await t.sql`
+      SELECT saga_id, step, count(*)::int AS n FROM saga_events
+      WHERE type = 'step_completed' GROUP BY saga_id, step HAVING count(*) > 1`;
+    assert.equal(duplicates.length, 0);
+    for (const id of ids) {
+      const completedHandlers = journal.handlers(id).filter((h) => h === 'a' || h === 'd');
+      assert.deepEqual(completedHandlers, ['a', 'd'], `saga ${id}: a and d ran once each`);
+    }
+  });
+});
