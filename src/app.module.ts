@@ -18,6 +18,7 @@ export class AppModule {
           queuePrefix: config.QUEUE_PREFIX,
           role: config.SAGA_ROLE,
           concurrency: config.WORKER_CONCURRENCY,
+          databasePoolSize: config.DATABASE_POOL_SIZE,
           lockDurationMs: config.LOCK_DURATION_MS,
           shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
           apiKey: config.API_KEY,

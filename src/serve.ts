@@ -5,15 +5,20 @@ import { AppModule } from './app.module.js';
 import { createApp } from './bootstrap.js';
 import type { AppConfig } from './config/app-config.js';
 import { prepareDatabase } from './database/prepare-database.js';
+import { surviveDriverWriteRace } from './driver-race-guard.js';
 
 /**
  * Runs a process of the application: prepares the database, serves HTTP, and on SIGTERM or
  * SIGINT stops taking work, lets in-flight attempts finish (or releases them) and exits 0.
  */
-export async function serve(config: AppConfig, sagaModules: (Type | DynamicModule)[] = [OrderModule]): Promise<void> {
+export async function serve(
+  config: AppConfig,
+  sagaModules: (Type | DynamicModule)[] = [OrderModule],
+): Promise<void> {
+  const logger = new Logger('Main');
+  surviveDriverWriteRace(logger);
   await prepareDatabase(config.DATABASE_URL);
   const app = await createApp(AppModule.forRoot(config, sagaModules), config);
-  const logger = new Logger('Main');
   // Handled here rather than by Nest's shutdown hooks, which re-raise the signal: a clean stop exits 0.
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {

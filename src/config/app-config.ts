@@ -1,5 +1,14 @@
 import { z } from 'zod';
 
+/** A whole number in a range; unlike z.coerce, rejects blanks and fractions instead of reading them as numbers. */
+const wholeNumber = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().min(min).max(max))
+    .default(fallback);
+
 const envSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -9,16 +18,17 @@ const envSchema = z.object({
     .string()
     .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
     .default('redis://127.0.0.1:6379'),
-  PORT: z.coerce.number().int().min(0).max(65535).default(3000),
+  PORT: wholeNumber(0, 65535, 3000),
   SAGA_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
   API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
   QUEUE_PREFIX: z
     .string()
     .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"')
     .default('saga'),
-  WORKER_CONCURRENCY: z.coerce.number().int().min(1).max(1000).default(50),
-  LOCK_DURATION_MS: z.coerce.number().int().min(1000).max(600_000).default(5000),
-  SHUTDOWN_GRACE_MS: z.coerce.number().int().min(0).max(600_000).default(10_000),
+  DATABASE_POOL_SIZE: wholeNumber(1, 500, 10),
+  WORKER_CONCURRENCY: wholeNumber(1, 1000, 50),
+  LOCK_DURATION_MS: wholeNumber(1000, 600_000, 5000),
+  SHUTDOWN_GRACE_MS: wholeNumber(0, 600_000, 10_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 

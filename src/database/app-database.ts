@@ -7,7 +7,7 @@ export class AppDatabase implements OnApplicationShutdown {
   readonly sql: postgres.Sql;
   readonly db: PostgresJsDatabase;
 
-  constructor(databaseUrl: string, poolSize = 10) {
+  constructor(databaseUrl: string, poolSize = 5) {
     this.sql = postgres(databaseUrl, { max: poolSize, onnotice: () => undefined, connect_timeout: 5 });
     this.db = drizzle({ client: this.sql });
   }

@@ -19,7 +19,7 @@ export interface SagaModuleOptions {
   role?: SagaRole;
   /** Step and compensation attempts run at once by this process. @defaultValue 50 */
   concurrency?: number;
-  /** Size of the engine's Postgres connection pool. @defaultValue 20 */
+  /** Size of the engine's Postgres connection pool; statements are short, so a few serve many attempts. @defaultValue 10 */
   databasePoolSize?: number;
   /** Defaults for every step and compensation that does not set its own. */
   defaults?: {
@@ -56,7 +56,7 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     queuePrefix: options.queuePrefix ?? 'saga',
     role: options.role ?? 'all',
     concurrency: options.concurrency ?? 50,
-    databasePoolSize: options.databasePoolSize ?? 20,
+    databasePoolSize: options.databasePoolSize ?? 10,
     reconcileIntervalMs: options.reconcileIntervalMs ?? 1000,
     lockDurationMs: options.lockDurationMs ?? 5000,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,

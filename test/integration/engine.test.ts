@@ -126,6 +126,13 @@ describe('saga engine, through the running app', () => {
     assert.deepEqual(journal.handlers(id), ['a']);
   });
 
+  it('records an error whose message Postgres cannot store as is, instead of failing the transition', async () => {
+    const id = await run({ b: ['garbled'] });
+    const saga = await waitForSaga(t.http, id);
+    assert.equal(saga.status, 'compensated');
+    assert.equal(saga.error?.message, 'b wrote \ufffd and \ufffd');
+  });
+
   it('times out a hanging step, aborts its signal, retries it, then compensates', async () => {
     const id = await run({ d: ['hang'] });
     const saga = await waitForSaga(t.http, id);

@@ -3,6 +3,7 @@ import { after, describe, it } from 'node:test';
 import { OrderModule } from '../../sagas/order/order.module.js';
 import { Journal, ScriptedSagaModule } from '../support/fixtures/scripted.saga.js';
 import { orderInput, waitForSaga } from '../support/sagas.js';
+import { wipeRedisPrefix } from '../support/redis-keys.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
@@ -81,7 +82,8 @@ describe('Redis outage', () => {
     const started = await t.http.post('/sagas/order', orderInput());
     assert.equal(started.status, 202);
     assert.ok(Date.now() - startedAt < 3000, `start took ${Date.now() - startedAt} ms while Redis was down`);
-    const [row] = await t.sql`SELECT status, due_at IS NOT NULL AS due FROM sagas WHERE id = ${started.body.id}`;
+    const [row] =
+      await t.sql`SELECT status, due_at IS NOT NULL AS due FROM sagas WHERE id = ${started.body.id}`;
     assert.deepEqual({ ...row }, { status: 'pending', due: true });
 
     await proxy.restore();
@@ -103,19 +105,23 @@ describe('Redis loses its data', () => {
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
       // b fails once and waits 50 ms for its retry, so some units sit delayed in Redis when it is wiped.
-      ids.push((await t.http.post('/sagas/scripted', { script: { b: ['fail', 'ok'], c: ['slow'] } })).body.id);
+      ids.push(
+        (await t.http.post('/sagas/scripted', { script: { b: ['fail', 'ok'], c: ['slow'] } })).body.id,
+      );
     }
-    await waitFor(async () => (journal.entries.filter((e) => e.handler === 'c').length >= 5 ? true : undefined));
+    await waitFor(async () =>
+      journal.entries.filter((e) => e.handler === 'c').length >= 5 ? true : undefined,
+    );
 
+    // Wipe a few times, so that some units are certainly lost (queued, delayed or in flight).
     const wipedAt = Date.now();
-    let cursor = '0';
-    do {
-      const [next, keys] = await t.redis.scan(cursor, 'MATCH', `${t.queuePrefix}:*`, 'COUNT', 1000);
-      if (keys.length > 0) await t.redis.del(...keys);
-      cursor = next;
-    } while (cursor !== '0');
+    for (let wipe = 0; wipe < 3; wipe++) {
+      await wipeRedisPrefix(t.redis, t.queuePrefix);
+      await new Promise((resolve) => setTimeout(resolve, 150));
+    }
 
-    for (const id of ids) assert.equal((await waitForSaga(t.http, id, ['completed'], 30_000)).status, 'completed');
+    for (const id of ids)
+      assert.equal((await waitForSaga(t.http, id, ['completed'], 30_000)).status, 'completed');
     assert.ok(Date.now() - wipedAt < 15_000, `recovered in ${Date.now() - wipedAt} ms`);
 
     const metrics = await t.http.get('/metrics');

@@ -9,6 +9,7 @@ import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { dropDatabase, prepareDatabase } from '../../src/database/prepare-database.js';
 import { OrderModule } from '../../sagas/order/order.module.js';
 import { HttpClient } from './http-client.js';
+import { wipeRedisPrefix } from './redis-keys.js';
 
 /** A database name and BullMQ prefix of their own, so that test runs and files never collide. */
 export interface TestEnvironment {
@@ -39,7 +40,7 @@ export async function createTestEnvironment(): Promise<TestEnvironment> {
     redis,
     async destroy() {
       await sql.end({ timeout: 5 });
-      await deleteKeys(redis, `${queuePrefix}:*`);
+      await wipeRedisPrefix(redis, queuePrefix);
       redis.disconnect();
       await dropDatabase(databaseUrl);
     },
@@ -78,13 +79,4 @@ export async function startTestApp(
       await environment.destroy();
     },
   };
-}
-
-async function deleteKeys(redis: Redis, pattern: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }

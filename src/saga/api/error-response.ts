@@ -10,12 +10,12 @@ export interface ErrorBody {
   issues?: InputIssue[];
 }
 
-const STATUS_BY_ERROR_NAME: Record<string, number> = {
-  InvalidInputError: 400,
-  UnknownSagaError: 404,
-  SagaNotFoundError: 404,
-  SagaConflictError: 409,
-};
+const STATUS_BY_ERROR_NAME = new Map([
+  ['InvalidInputError', 400],
+  ['UnknownSagaError', 404],
+  ['SagaNotFoundError', 404],
+  ['SagaConflictError', 409],
+]);
 
 /**
  * The HTTP response for anything thrown while serving a request. Errors are classified by name and
@@ -37,7 +37,7 @@ export function toErrorResponse(exception: unknown): ErrorBody {
       Array.isArray(message) ? message.join('; ') : String(message ?? exception.message),
     );
   }
-  const known = error?.name ? STATUS_BY_ERROR_NAME[error.name] : undefined;
+  const known = typeof error?.name === 'string' ? STATUS_BY_ERROR_NAME.get(error.name) : undefined;
   if (known)
     return { ...body(known, error.message ?? ''), ...(error.issues ? { issues: error.issues } : {}) };
   // Errors raised by the JSON body parser before the route runs.

@@ -1,17 +1,9 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
-import { SagaRegistry } from '../definition/saga-registry.js';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
-import { UnknownSagaError } from '../errors/unknown-saga.error.js';
 import { SagaService, type SagaSummary } from '../execution/saga.service.js';
 import { SagaQueries } from '../store/saga-queries.js';
 import type { SagaEventView, SagaView } from '../store/saga-views.js';
-import {
-  assertStorableJson,
-  idempotencyKeySchema,
-  listQuerySchema,
-  parseRequest,
-  sagaIdSchema,
-} from './request-schemas.js';
+import { idempotencyKeySchema, listQuerySchema, parseRequest, sagaIdSchema } from './request-schemas.js';
 import { SagaRoutesGuard } from './saga-routes.guard.js';
 
 @Controller('sagas')
@@ -20,7 +12,6 @@ export class SagasController {
   constructor(
     private readonly sagas: SagaService,
     private readonly queries: SagaQueries,
-    private readonly registry: SagaRegistry,
   ) {}
 
   /** 202 for a new saga; 200 with the same body when the Idempotency-Key was already used for this saga. */
@@ -32,9 +23,6 @@ export class SagasController {
     @Res({ passthrough: true }) response: { status(code: number): void },
   ): Promise<SagaSummary> {
     const key = parseRequest(idempotencyKeySchema, idempotencyKey, 'Idempotency-Key header');
-    // An unknown name is a 404 whatever the body; then strings Postgres cannot store are a 400, not a 500.
-    if (!this.registry.find(name)) throw new UnknownSagaError(name);
-    assertStorableJson(input, `input for saga "${name}"`);
     const saga = await this.sagas.start(name, input, { idempotencyKey: key });
     response.status(saga.created ? 202 : 200);
     return { id: saga.id, name: saga.name, status: saga.status };

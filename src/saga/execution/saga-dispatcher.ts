@@ -48,7 +48,24 @@ export class SagaDispatcher {
 
   /** Which of these units have no job in Redis (lost with a Redis restart, or never enqueued). */
   async missing(units: DueUnit[]): Promise<DueUnit[]> {
-    const states = await Promise.all(units.map((u) => this.queue.getJobState(unitJobId(u.sagaId, u.seq))));
+    const states = await within(
+      Promise.all(units.map((u) => this.queue.getJobState(unitJobId(u.sagaId, u.seq)))),
+      DISPATCH_TIMEOUT_MS,
+      'reading job states from Redis',
+    );
     return units.filter((_, i) => states[i] === 'unknown');
+  }
+
+  /**
+   * Enqueues units found missing. A partial loss of Redis data can leave a job's hash behind with
+   * the job in no list; such a job never runs and blocks a new one with its id, so it goes first.
+   */
+  async redispatch(units: DueUnit[]): Promise<void> {
+    await within(
+      Promise.all(units.map((u) => this.queue.remove(unitJobId(u.sagaId, u.seq)))),
+      DISPATCH_TIMEOUT_MS,
+      'removing orphaned jobs from Redis',
+    );
+    await this.dispatch(units);
   }
 }

@@ -42,6 +42,7 @@ export class SagaReconciler implements OnApplicationBootstrap, BeforeApplication
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     clearTimeout(this.timer);
+    // Every Redis call of a tick is bounded, so this wait is too.
     await this.tick;
   }
 
@@ -52,7 +53,7 @@ export class SagaReconciler implements OnApplicationBootstrap, BeforeApplication
     this.cursor = page.length === PAGE_SIZE ? page[page.length - 1] : undefined;
     const missing = await this.dispatcher.missing(page);
     if (missing.length === 0) return 0;
-    await this.dispatcher.dispatch(missing.map((unit) => ({ ...unit, delayMs: 0 })));
+    await this.dispatcher.redispatch(missing.map((unit) => ({ ...unit, delayMs: 0 })));
     this.metrics.redriven.inc(missing.length);
     const sample = missing
       .slice(0, 5)

@@ -116,7 +116,8 @@ function decideStep(
   }
 
   const { error } = outcome;
-  if (error.retryable && step.attempts < stepDef.retry.attempts) {
+  // A cancelled saga stops at the failure instead of waiting out a backoff to try again.
+  if (error.retryable && step.attempts < stepDef.retry.attempts && !saga.cancelRequested) {
     const retryInMs = backoffDelay(stepDef.retry.backoff, step.attempts, random);
     return {
       ...base(saga),
@@ -154,6 +155,10 @@ function decideCompensation(
   const compensation = def.steps[saga.stepIndex].compensation!;
   const step = saga.steps[saga.stepIndex];
   const attempt = step.compensationAttempts;
+  if (outcome.kind === 'cancelled') {
+    // Compensations always run, so a "not run" outcome here is a bug; recording it as done would hide it.
+    throw new Error(`saga ${saga.id}: compensation ${compensation.method} cannot be cancelled`);
+  }
 
   if (outcome.kind === 'failed') {
     const { error } = outcome;
@@ -186,7 +191,6 @@ function decideCompensation(
     };
   }
 
-  // A cancel during compensation changes nothing: the saga is already being undone.
   const events: EventDraft[] = [{ type: SagaEventType.CompensationCompleted, step: step.name, attempt }];
   const steps = withStep(saga.steps, { ...step, status: StepStatus.Compensated });
   return {

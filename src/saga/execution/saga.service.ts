@@ -7,6 +7,7 @@ import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
 import { UnknownSagaError } from '../errors/unknown-saga.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
 import { SagaStore, type CreatedSaga, type DueUnit } from '../store/saga.store.js';
+import { assertStorableJson } from '../store/storable-json.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { cancelNow, retryFailed } from './saga-state-machine.js';
 import type { SagaSnapshot, Transition } from './transition.interface.js';
@@ -34,6 +35,7 @@ export class SagaService {
    */
   async start(name: string, input: unknown, options: { idempotencyKey?: string } = {}): Promise<CreatedSaga> {
     const def = this.definition(name);
+    assertStorableJson(input, `input for saga "${name}"`);
     const parsed = def.input.safeParse(input);
     if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
     const saga = await this.store.create(def, parsed.data, options.idempotencyKey);

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { toSagaError } from '../errors/saga-error.js';
+import { assertStorableJson } from '../store/storable-json.js';
 import { StepTimeoutError } from '../errors/step-timeout.error.js';
 import type { CompensationContext, StepContext } from './step-context.interface.js';
 import type { Outcome, SagaSnapshot } from './transition.interface.js';
@@ -63,9 +64,11 @@ function rejectOnAbort(signal: AbortSignal): Promise<never> {
 /** Outputs are stored as JSON; one that cannot be is a bug in the step, so retrying will not help. */
 function toJson(output: unknown): unknown {
   try {
-    return output === undefined ? null : JSON.parse(JSON.stringify(output));
+    const json: unknown = output === undefined ? null : JSON.parse(JSON.stringify(output));
+    assertStorableJson(json, 'step output');
+    return json;
   } catch (error) {
-    throw Object.assign(new Error(`step output is not JSON: ${(error as Error).message}`), {
+    throw Object.assign(new Error(`step output cannot be stored: ${(error as Error).message}`), {
       retryable: false,
     });
   }

@@ -63,9 +63,14 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     try {
       await within(closing, this.options.shutdownGraceMs, 'finishing in-flight attempts');
     } catch {
-      this.logger.warn(`grace period of ${this.options.shutdownGraceMs} ms over: aborting in-flight attempts`);
+      this.logger.warn(
+        `grace period of ${this.options.shutdownGraceMs} ms over: aborting in-flight attempts`,
+      );
       this.invoker.abortAll(new WorkerShutdownError());
-      await within(closing, 5000, 'recording aborted attempts').catch(() => this.worker!.close(true));
+      // Force-closing leaves the jobs' locks to expire, so other workers take them over.
+      await within(closing, 5000, 'recording aborted attempts').catch(() =>
+        within(this.worker!.close(true), 5000, 'force-closing the worker').catch(() => undefined),
+      );
     }
   }
 
@@ -98,7 +103,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private async record(def: SagaDefinition, claimed: SagaSnapshot, outcome: Outcome): Promise<void> {
     const patience = {
       giveUpAfterMs: OUTAGE_PATIENCE_MS,
-      onWait: (error: Error) => this.logger.warn(`saga ${claimed.id}: waiting for Postgres (${error.message})`),
+      onWait: (error: Error) =>
+        this.logger.warn(`saga ${claimed.id}: waiting for Postgres (${error.message})`),
     };
     let saga = claimed;
     for (;;) {

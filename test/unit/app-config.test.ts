@@ -1,0 +1,171 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { ConfigError, loadConfig } from '../../src/config/app-config.js';
+
+const DEFAULTS = {
+  DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/sagas',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  PORT: 3000,
+  SAGA_ROLE: 'all',
+  QUEUE_PREFIX: 'saga',
+  WORKER_CONCURRENCY: 50,
+  LOG_LEVEL: 'log',
+};
+
+/** The contract variables of a config (others may be added without breaking these tests). */
+function contract(config: object): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.keys(DEFAULTS).map((key) => [key, (config as Record<string, unknown>)[key]]),
+  );
+}
+
+/** Asserts that loading `env` fails with a ConfigError that names `variable`. */
+function assertRejected(env: NodeJS.ProcessEnv, variable: string): ConfigError {
+  let caught: unknown;
+  try {
+    loadConfig(env);
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(
+    caught instanceof ConfigError,
+    `expected a ConfigError for ${JSON.stringify(env)}, got ${String(caught)}`,
+  );
+  assert.equal(caught.name, 'ConfigError');
+  assert.match(caught.message, new RegExp(`\\b${variable}\\b`));
+  return caught;
+}
+
+describe('loadConfig', () => {
+  it('defaults for an empty environment (API_KEY unset)', () => {
+    const config = loadConfig({});
+    assert.deepEqual(contract(config), DEFAULTS);
+    assert.equal(config.API_KEY, undefined);
+  });
+
+  it('empty strings are treated as unset', () => {
+    const config = loadConfig({
+      DATABASE_URL: '',
+      REDIS_URL: '',
+      PORT: '',
+      SAGA_ROLE: '',
+      API_KEY: '',
+      QUEUE_PREFIX: '',
+      WORKER_CONCURRENCY: '',
+      LOG_LEVEL: '',
+      LOCK_DURATION_MS: '',
+      SHUTDOWN_GRACE_MS: '',
+    });
+    assert.deepEqual(config, loadConfig({}));
+    assert.equal('API_KEY' in config && config.API_KEY !== undefined, false);
+  });
+
+  it('undefined values are treated as unset', () => {
+    assert.deepEqual(loadConfig({ PORT: undefined, API_KEY: undefined }), loadConfig({}));
+  });
+
+  it('ignores unrelated variables', () => {
+    const config = loadConfig({ PATH: '/usr/bin', HOME: '/root', NODE_ENV: 'production' });
+    assert.deepEqual(config, loadConfig({}));
+    assert.equal('PATH' in config, false);
+  });
+
+  it('reads every variable', () => {
+    const config = loadConfig({
+      DATABASE_URL: 'postgresql://user:pw@db.internal:6543/orders?sslmode=require',
+      REDIS_URL: 'rediss://:secret@cache:6380/2',
+      PORT: '8080',
+      SAGA_ROLE: 'worker',
+      API_KEY: 'k'.repeat(16),
+      QUEUE_PREFIX: 'test_run-1.a',
+      WORKER_CONCURRENCY: '200',
+      LOG_LEVEL: 'debug',
+    });
+    assert.deepEqual(
+      { ...contract(config), API_KEY: config.API_KEY },
+      {
+        DATABASE_URL: 'postgresql://user:pw@db.internal:6543/orders?sslmode=require',
+        REDIS_URL: 'rediss://:secret@cache:6380/2',
+        PORT: 8080,
+        SAGA_ROLE: 'worker',
+        API_KEY: 'k'.repeat(16),
+        QUEUE_PREFIX: 'test_run-1.a',
+        WORKER_CONCURRENCY: 200,
+        LOG_LEVEL: 'debug',
+      },
+    );
+  });
+
+  it('accepts every role and log level', () => {
+    for (const role of ['all', 'api', 'worker'])
+      assert.equal(loadConfig({ SAGA_ROLE: role }).SAGA_ROLE, role);
+    for (const level of ['error', 'warn', 'log', 'debug', 'verbose']) {
+      assert.equal(loadConfig({ LOG_LEVEL: level }).LOG_LEVEL, level);
+    }
+  });
+
+  it('accepts the port bounds', () => {
+    assert.equal(loadConfig({ PORT: '0' }).PORT, 0);
+    assert.equal(loadConfig({ PORT: '65535' }).PORT, 65535);
+  });
+
+  it('does not read process.env when given an environment', () => {
+    const previous = process.env.PORT;
+    process.env.PORT = 'not-a-port';
+    try {
+      assert.equal(loadConfig({}).PORT, 3000);
+    } finally {
+      if (previous === undefined) delete process.env.PORT;
+      else process.env.PORT = previous;
+    }
+  });
+
+  const bad: [string, string][] = [
+    ['DATABASE_URL', 'mysql://localhost/sagas'],
+    ['DATABASE_URL', 'postgres://localhost'],
+    ['DATABASE_URL', 'postgres://localhost/'],
+    ['DATABASE_URL', 'localhost:5432/sagas'],
+    ['REDIS_URL', 'http://localhost:6379'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['REDIS_URL', 'redis://'],
+    ['REDIS_URL', 'redis://local host'],
+    ['PORT', 'abc'],
+    ['PORT', '-1'],
+    ['PORT', '65536'],
+    ['PORT', '80.5'],
+    ['SAGA_ROLE', 'both'],
+    ['SAGA_ROLE', 'API'],
+    ['API_KEY', 'short'],
+    ['API_KEY', 'k'.repeat(15)],
+    ['QUEUE_PREFIX', 'has:colon'],
+    ['QUEUE_PREFIX', 'has space'],
+    ['QUEUE_PREFIX', 'x'.repeat(65)],
+    ['WORKER_CONCURRENCY', '0'],
+    ['WORKER_CONCURRENCY', '1001'],
+    ['WORKER_CONCURRENCY', 'many'],
+    ['WORKER_CONCURRENCY', '2.5'],
+    ['LOG_LEVEL', 'trace'],
+    ['LOCK_DURATION_MS', 'abc'],
+    ['SHUTDOWN_GRACE_MS', '-1'],
+  ];
+  for (const [variable, value] of bad) {
+    it(`rejects ${variable}=${JSON.stringify(value.length > 20 ? `${value.slice(0, 10)}…` : value)}`, () => {
+      assertRejected({ [variable]: value }, variable);
+    });
+  }
+
+  it('reports every bad variable at once', () => {
+    const error = assertRejected({ PORT: 'x', SAGA_ROLE: 'y', LOG_LEVEL: 'z' }, 'PORT');
+    assert.match(error.message, /SAGA_ROLE/);
+    assert.match(error.message, /LOG_LEVEL/);
+  });
+
+  it('never echoes a rejected API_KEY', () => {
+    const error = assertRejected({ API_KEY: 'tooShortSecret' }, 'API_KEY');
+    assert.ok(!error.message.includes('tooShortSecret'));
+  });
+
+  it('a whitespace-only PORT is rejected, not read as port 0', () => {
+    assertRejected({ PORT: ' ' }, 'PORT');
+  });
+});

@@ -1,0 +1,269 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { z } from 'zod';
+import {
+  buildSagaDefinition,
+  type DecoratedMethod,
+  type HandlerDefaults,
+} from '../../src/saga/definition/build-saga-definition.js';
+import type { SagaOptions } from '../../src/saga/definition/saga-options.interface.js';
+import { SagaDefinitionError } from '../../src/saga/errors/saga-definition.error.js';
+
+const defaults: HandlerDefaults = {
+  retry: { attempts: 3, backoff: { type: 'exponential', delay: 200, maxDelay: 60_000, jitter: 0 } },
+  timeoutMs: 30_000,
+};
+
+const input = z.object({ orderId: z.string() });
+const options: SagaOptions = { name: 'order', version: 2, input };
+const instance = { marker: true };
+
+function build(methods: DecoratedMethod[], sagaOptions: SagaOptions = options) {
+  return buildSagaDefinition('OrderSaga', instance, sagaOptions, methods, defaults);
+}
+
+/** Asserts a SagaDefinitionError whose message names the class and every fragment given. */
+function assertRejected(fn: () => unknown, ...fragments: (string | RegExp)[]): SagaDefinitionError {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  assert.ok(caught instanceof SagaDefinitionError, `expected a SagaDefinitionError, got ${String(caught)}`);
+  assert.equal(caught.name, 'SagaDefinitionError');
+  assert.match(caught.message, /OrderSaga/);
+  for (const fragment of fragments) {
+    if (typeof fragment === 'string')
+      assert.ok(caught.message.includes(fragment), `"${caught.message}" names ${fragment}`);
+    else assert.match(caught.message, fragment);
+  }
+  return caught;
+}
+
+const step = (name: string, stepOptions: DecoratedMethod['step'] = {}): DecoratedMethod => ({
+  name,
+  step: stepOptions,
+});
+const compensate = (name: string, target: string, compensateOptions = {}): DecoratedMethod => ({
+  name,
+  compensate: { step: target, options: compensateOptions },
+});
+
+describe('buildSagaDefinition: the happy path', () => {
+  it('steps in declaration order, defaults applied, compensations attached', () => {
+    const def = build([
+      step('reserveInventory', {
+        retry: { attempts: 5, backoff: { type: 'fixed', delay: 100 } },
+        timeoutMs: 10_000,
+      }),
+      compensate('releaseInventory', 'reserveInventory', { retry: { attempts: 10 } }),
+      { name: 'helper' },
+      step('chargePayment', { compensateOnFailure: true }),
+      step('sendConfirmation'),
+      compensate('refundPayment', 'chargePayment', { timeoutMs: 5000 }),
+    ]);
+    assert.equal(def.name, 'order');
+    assert.equal(def.version, 2);
+    assert.equal(def.input, input);
+    assert.equal(def.className, 'OrderSaga');
+    assert.equal(def.instance, instance);
+    assert.deepEqual(
+      def.steps.map((s) => [s.index, s.name, s.method]),
+      [
+        [0, 'reserveInventory', 'reserveInventory'],
+        [1, 'chargePayment', 'chargePayment'],
+        [2, 'sendConfirmation', 'sendConfirmation'],
+      ],
+    );
+
+    const [reserve, charge, send] = def.steps;
+    assert.deepEqual(reserve.retry, {
+      attempts: 5,
+      backoff: { type: 'fixed', delay: 100, maxDelay: 60_000, jitter: 0 },
+    });
+    assert.equal(reserve.timeoutMs, 10_000);
+    assert.equal(reserve.compensateOnFailure, false);
+    assert.deepEqual(reserve.compensation, {
+      method: 'releaseInventory',
+      retry: { ...defaults.retry, attempts: 10 },
+      timeoutMs: 30_000,
+    });
+
+    assert.deepEqual(charge.retry, defaults.retry);
+    assert.equal(charge.timeoutMs, 30_000);
+    assert.equal(charge.compensateOnFailure, true);
+    assert.deepEqual(charge.compensation, {
+      method: 'refundPayment',
+      retry: defaults.retry,
+      timeoutMs: 5000,
+    });
+
+    assert.equal(send.compensation, undefined);
+    assert.equal(send.compensateOnFailure, false);
+  });
+
+  it('version defaults to 1', () => {
+    assert.equal(build([step('a')], { name: 'order', input }).version, 1);
+  });
+
+  it('resolved policies do not share objects with the defaults', () => {
+    const def = build([step('a'), step('b')]);
+    def.steps[0].retry.backoff.delay = 1;
+    assert.equal(defaults.retry.backoff.delay, 200);
+    assert.equal(def.steps[1].retry.backoff.delay, 200);
+  });
+
+  it('accepts the boundary option values', () => {
+    const def = build([
+      step('a', {
+        retry: { attempts: 1, backoff: { delay: 0, maxDelay: 0, jitter: 0 } },
+        timeoutMs: 1,
+      }),
+      step('b', { retry: { attempts: 1000, backoff: { jitter: 1 } }, timeoutMs: 2_147_483_647 }),
+    ]);
+    assert.equal(def.steps[0].retry.attempts, 1);
+    assert.equal(def.steps[1].retry.backoff.jitter, 1);
+  });
+
+  it('accepts saga names with letters, digits, "_", "." and "-"', () => {
+    for (const name of ['a', 'Order_v2.final-1', '9lives', 'x'.repeat(100)]) {
+      assert.equal(build([step('a')], { name, input }).name, name);
+    }
+  });
+});
+
+describe('buildSagaDefinition: boot errors name the class and method', () => {
+  it('no @Step method', () => {
+    assertRejected(() => build([]), 'no @Step');
+    assertRejected(() => build([{ name: 'helper' }]), 'no @Step');
+  });
+
+  it('only compensations, no step', () => {
+    assertRejected(() => build([compensate('undo', 'a')]), /no @Step|names no step/);
+  });
+
+  it('@Compensate naming an unknown step', () => {
+    assertRejected(
+      () => build([step('reserve'), compensate('release', 'reserveInventory')]),
+      "@Compensate('reserveInventory')",
+      'release',
+    );
+  });
+
+  it('two compensations for one step', () => {
+    assertRejected(
+      () => build([step('reserve'), compensate('release', 'reserve'), compensate('releaseAgain', 'reserve')]),
+      'reserve',
+      'release',
+      'releaseAgain',
+    );
+  });
+
+  it('a method that is both a step and a compensation', () => {
+    assertRejected(
+      () =>
+        build([
+          step('reserve'),
+          { name: 'chargeAndRelease', step: {}, compensate: { step: 'reserve', options: {} } },
+        ]),
+      'chargeAndRelease',
+      /both/,
+    );
+  });
+
+  const badStepOptions: [string, unknown, string][] = [
+    ['attempts 0', { retry: { attempts: 0 } }, 'retry.attempts'],
+    ['attempts not an integer', { retry: { attempts: 1.5 } }, 'retry.attempts'],
+    ['attempts over 1000', { retry: { attempts: 1001 } }, 'retry.attempts'],
+    ['a negative delay', { retry: { backoff: { delay: -1 } } }, 'retry.backoff.delay'],
+    ['a negative maxDelay', { retry: { backoff: { maxDelay: -5 } } }, 'retry.backoff.maxDelay'],
+    ['jitter 2', { retry: { backoff: { jitter: 2 } } }, 'retry.backoff.jitter'],
+    ['a negative jitter', { retry: { backoff: { jitter: -0.1 } } }, 'retry.backoff.jitter'],
+    ['an unknown backoff type', { retry: { backoff: { type: 'linear' } } }, 'retry.backoff.type'],
+    ['timeoutMs 0', { timeoutMs: 0 }, 'timeoutMs'],
+    ['a timeoutMs beyond what setTimeout takes', { timeoutMs: 2 ** 31 }, 'timeoutMs'],
+    ['an unknown option key', { retries: 3 }, 'retries'],
+    ['an unknown retry key', { retry: { attempts: 2, delay: 5 } }, 'delay'],
+    ['an unknown backoff key', { retry: { backoff: { factor: 3 } } }, 'factor'],
+    ['compensateOnFailure not a boolean', { compensateOnFailure: 'yes' }, 'compensateOnFailure'],
+    ['a string where a number belongs', { timeoutMs: '1000' }, 'timeoutMs'],
+  ];
+  for (const [what, stepOptions, field] of badStepOptions) {
+    it(`step options: ${what}`, () => {
+      assertRejected(
+        () => build([step('first'), step('chargePayment', stepOptions as DecoratedMethod['step'])]),
+        'chargePayment',
+        field,
+      );
+    });
+  }
+
+  const badCompensationOptions: [string, unknown, string][] = [
+    ['attempts 0', { retry: { attempts: 0 } }, 'retry.attempts'],
+    ['a negative delay', { retry: { backoff: { delay: -100 } } }, 'retry.backoff.delay'],
+    ['jitter 2', { retry: { backoff: { jitter: 2 } } }, 'retry.backoff.jitter'],
+    ['timeoutMs 0', { timeoutMs: 0 }, 'timeoutMs'],
+    ['compensateOnFailure (a step-only option)', { compensateOnFailure: true }, 'compensateOnFailure'],
+    ['an unknown option key', { timeout: 5 }, 'timeout'],
+  ];
+  for (const [what, compensateOptions, field] of badCompensationOptions) {
+    it(`compensation options: ${what}`, () => {
+      assertRejected(
+        () =>
+          build([step('reserve'), compensate('releaseInventory', 'reserve', compensateOptions as object)]),
+        'releaseInventory',
+        field,
+      );
+    });
+  }
+
+  const badNames: [string, unknown][] = [
+    ['empty', ''],
+    ['with a space', 'my saga'],
+    ['with a slash', 'a/b'],
+    ['with a colon', 'a:b'],
+    ['starting with a dot', '.hidden'],
+    ['starting with a dash', '-x'],
+    ['over 100 characters', 'x'.repeat(101)],
+    ['not a string', 42],
+    ['missing', undefined],
+  ];
+  for (const [what, name] of badNames) {
+    it(`a saga name ${what}`, () => {
+      assertRejected(() => build([step('a')], { name, input } as unknown as SagaOptions), '@Saga', 'name');
+    });
+  }
+
+  const badInputs: [string, unknown][] = [
+    ['missing', undefined],
+    ['a plain object', { orderId: 'string' }],
+    ['a JSON schema', { type: 'object', properties: {} }],
+    ['a function', () => true],
+  ];
+  for (const [what, notSchema] of badInputs) {
+    it(`an input that is not a zod schema: ${what}`, () => {
+      assertRejected(
+        () => build([step('a')], { name: 'order', input: notSchema } as unknown as SagaOptions),
+        '@Saga',
+        'input',
+      );
+    });
+  }
+
+  it('a version that is not a positive integer', () => {
+    for (const version of [0, -1, 1.5, '2']) {
+      assertRejected(
+        () => build([step('a')], { name: 'order', input, version } as unknown as SagaOptions),
+        '@Saga',
+        'version',
+      );
+    }
+  });
+
+  it('accepts any zod schema as input', () => {
+    for (const schema of [z.string(), z.array(z.number()), z.unknown(), z.object({}).strict()]) {
+      assert.equal(build([step('a')], { name: 'order', input: schema }).input, schema);
+    }
+  });
+});
