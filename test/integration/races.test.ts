@@ -1,0 +1,128 @@
+import assert from 'node:assert/strict';
+import { after, before, describe, it } from 'node:test';
+import { Queue } from 'bullmq';
+import { SagaRegistry } from '../../src/saga/definition/saga-registry.js';
+import { SagaReconciler } from '../../src/saga/execution/saga-reconciler.js';
+import { SagaService } from '../../src/saga/execution/saga.service.js';
+import { decide } from '../../src/saga/execution/saga-state-machine.js';
+import { StepWorker } from '../../src/saga/execution/step.worker.js';
+import { SagaStore } from '../../src/saga/store/saga.store.js';
+import { Journal, ScriptedSagaModule } from '../support/fixtures/scripted.saga.js';
+import { startTestApp, type TestApp } from '../support/test-app.js';
+
+/**
+ * Races between deliveries of one unit, driven by hand on an `api` process (which runs no worker
+ * and no reconciler of its own), against the real Postgres and Redis.
+ */
+describe('races between deliveries of one unit', () => {
+  let t: TestApp;
+  let store: SagaStore;
+  let sagas: SagaService;
+  let journal: Journal;
+  let queue: Queue;
+
+  before(async () => {
+    t = await startTestApp({ sagaModules: [ScriptedSagaModule], env: { SAGA_ROLE: 'api' } });
+    store = t.app.get(SagaStore, { strict: false });
+    sagas = t.app.get(SagaService, { strict: false });
+    journal = t.app.get(Journal);
+    queue = new Queue('saga-units', { connection: { url: 'redis://127.0.0.1:6379' }, prefix: t.queuePrefix });
+  });
+  after(async () => {
+    await queue.close();
+    await t.close();
+  });
+
+  const start = async () => (await sagas.start('scripted', { script: {} })).id;
+  const def = () => t.app.get(SagaRegistry, { strict: false }).find('scripted')!;
+  const count = async (id: string, type: string) =>
+    (await t.sql`SELECT count(*)::int AS n FROM saga_events WHERE saga_id = ${id} AND type = ${type}`)[0].n;
+
+  it('two claims of the same unit both run, but exactly one commit records the transition', async () => {
+    const id = await start();
+    const [first, second] = await Promise.all([store.claim(id, 1), store.claim(id, 1)]);
+    assert.ok(first && second, 'at-least-once: both deliveries may run the handler');
+    assert.deepEqual([first.steps[0].attempts, second.steps[0].attempts].sort(), [1, 2]);
+
+    const outcome = { kind: 'succeeded' as const, output: { ok: true } };
+    const results = await Promise.all([
+      store.commit([decide(def(), first, outcome)]),
+      store.commit([decide(def(), second, outcome)]),
+    ]);
+    assert.deepEqual(results.map((r) => r.has(id)).sort(), [false, true]);
+    assert.equal(await count(id, 'step_completed'), 1);
+    const [row] = await t.sql`SELECT seq, step_index, running_since FROM sagas WHERE id = ${id}`;
+    assert.deepEqual({ ...row }, { seq: 2, step_index: 1, running_since: null });
+    assert.equal(await store.claim(id, 1), undefined, 'the recorded unit can no longer be claimed');
+  });
+
+  it('two workers processing the same job at once record one transition and enqueue the next unit once', async () => {
+    const id = await start();
+    const worker = t.app.get(StepWorker, { strict: false });
+    const job = { data: { sagaId: id, seq: 1 } } as Parameters<StepWorker['process']>[0];
+    await Promise.all([worker.process(job), worker.process(job), worker.process(job)]);
+    assert.equal(await count(id, 'step_completed'), 1);
+    assert.ok(journal.handlers(id).length >= 1);
+    const next = await queue.getJob(`${id}-2`);
+    assert.ok(next, 'the next unit is enqueued');
+    assert.deepEqual(next.data, { sagaId: id, seq: 2 });
+  });
+
+  it('a cancel racing a claim either stops the unit or waits for its outcome, never both', async () => {
+    for (let i = 0; i < 10; i++) {
+      const id = await start();
+      const [claimed] = await Promise.all([store.claim(id, 1), sagas.cancel(id)]);
+      if (claimed) {
+        // The claim won: the cancel only flagged the saga, and the attempt's outcome is still recorded.
+        const outcome = { kind: 'succeeded' as const, output: null };
+        const stale = await store.commit([decide(def(), { ...claimed, cancelRequested: false }, outcome)]);
+        assert.equal(stale.size, 0, 'a transition decided without the cancel flag is refused');
+        const current = (await store.snapshot(id))!;
+        const committed = await store.commit([decide(def(), current, outcome)]);
+        assert.ok(committed.has(id));
+        const [row] = await t.sql`SELECT status, phase, step_index FROM sagas WHERE id = ${id}`;
+        assert.deepEqual({ ...row }, { status: 'compensating', phase: 'compensation', step_index: 0 });
+      } else {
+        // The cancel won: the unit was never started and there is nothing to undo.
+        const [row] = await t.sql`SELECT status FROM sagas WHERE id = ${id}`;
+        assert.equal(row.status, 'compensated');
+      }
+    }
+  });
+});
+
+describe('reconciler decision', () => {
+  let t: TestApp;
+  let queue: Queue;
+
+  before(async () => {
+    t = await startTestApp({ sagaModules: [ScriptedSagaModule], env: { SAGA_ROLE: 'api' } });
+    queue = new Queue('saga-units', { connection: { url: 'redis://127.0.0.1:6379' }, prefix: t.queuePrefix });
+  });
+  after(async () => {
+    await queue.close();
+    await t.close();
+  });
+
+  it('re-enqueues exactly the overdue units that Redis does not hold', async () => {
+    const sagas = t.app.get(SagaService, { strict: false });
+    const ids = await Promise.all(
+      Array.from({ length: 5 }, async () => (await sagas.start('scripted', { script: {} })).id),
+    );
+    const [lost, present, recent, future, finished] = ids;
+    await queue.remove(`${lost}-1`);
+    await queue.remove(`${recent}-1`);
+    await queue.remove(`${future}-1`);
+    await queue.remove(`${finished}-1`);
+    await t.sql`UPDATE sagas SET due_at = now() - interval '10 seconds' WHERE id IN ${t.sql([lost, present, finished])}`;
+    await t.sql`UPDATE sagas SET due_at = now() + interval '1 hour' WHERE id = ${future}`;
+    await t.sql`UPDATE sagas SET status = 'completed', due_at = NULL WHERE id = ${finished}`;
+    // `recent` stays due just now, within the grace period a committing worker has to enqueue it.
+
+    const redriven = await t.app.get(SagaReconciler, { strict: false }).reconcile();
+    assert.equal(redriven, 1);
+    assert.ok(await queue.getJob(`${lost}-1`), 'the lost unit is back');
+    assert.ok(await queue.getJob(`${present}-1`), 'the present unit is untouched');
+    for (const id of [recent, future, finished]) assert.equal(await queue.getJob(`${id}-1`), undefined);
+  });
+});
