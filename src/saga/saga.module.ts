@@ -8,6 +8,7 @@ import { SagasController } from './api/sagas.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
 import { SagaMetadataAccessor } from './definition/saga-metadata.accessor.js';
 import { SagaRegistry } from './definition/saga-registry.js';
+import { CancellationBus } from './execution/cancellation-bus.js';
 import { SagaDispatcher } from './execution/saga-dispatcher.js';
 import { SAGA_QUEUE } from './execution/saga-queue.js';
 import { SagaReconciler } from './execution/saga-reconciler.js';
@@ -87,6 +88,7 @@ export class SagaModule {
         StepWorker,
         SagaReconciler,
         SagaService,
+        CancellationBus,
         SagaMetrics,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],

@@ -188,6 +188,17 @@ describe('saga engine, through the running app', () => {
     assert.equal((await t.http.post(`/sagas/${id}/cancel`)).status, 409);
   });
 
+  it("cancel aborts the running step's signal; a step that gives up is failed and, opted in, compensated", async () => {
+    const id = await run({ c: ['hang'] });
+    while (!journal.handlers(id).includes('c')) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await t.http.post(`/sagas/${id}/cancel`)).status, 202);
+    const saga = await waitForSaga(t.http, id, undefined, 5000);
+    assert.equal(saga.status, 'compensated');
+    assert.equal(journal.of(id).find((e) => e.handler === 'c')!.aborted, 'SagaCancelled');
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'undoC', 'undoB', 'undoA']);
+    assert.equal(saga.steps![2].error?.name, 'SagaCancelled');
+  });
+
   it('acknowledges a duplicated job for a recorded step without calling the handler', async () => {
     const id = await run({});
     await waitForSaga(t.http, id);

@@ -1,6 +1,7 @@
 import { backoffDelay } from '../definition/retry-policy.js';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
-import type { SagaError } from '../errors/saga-error.js';
+import { SagaCancelledError } from '../errors/saga-cancelled.error.js';
+import { toSagaError, type SagaError } from '../errors/saga-error.js';
 import { CompensationStatus, SagaStatus, StepStatus } from '../saga-status.js';
 import {
   SagaEventType,
@@ -27,11 +28,7 @@ export function decide(
     : decideCompensation(def, saga, outcome, random);
 }
 
-export const CANCELLED_ERROR: SagaError = {
-  name: 'SagaCancelled',
-  message: 'cancelled on request',
-  retryable: false,
-};
+export const CANCELLED_ERROR: SagaError = toSagaError(new SagaCancelledError());
 
 /** A cancel while no attempt is in flight: stop before the next step and compensate. */
 export function cancelNow(def: SagaDefinition, saga: SagaSnapshot): Transition {

@@ -8,6 +8,7 @@ import { UnknownSagaError } from '../errors/unknown-saga.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
 import { SagaStore, type CreatedSaga, type DueUnit } from '../store/saga.store.js';
 import { assertStorableJson } from '../store/storable-json.js';
+import { CancellationBus } from './cancellation-bus.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { cancelNow, retryFailed } from './saga-state-machine.js';
 import type { SagaSnapshot, Transition } from './transition.interface.js';
@@ -27,6 +28,7 @@ export class SagaService {
     private readonly registry: SagaRegistry,
     private readonly store: SagaStore,
     private readonly dispatcher: SagaDispatcher,
+    private readonly cancellations: CancellationBus,
   ) {}
 
   /**
@@ -45,7 +47,7 @@ export class SagaService {
 
   /** Stops the saga before its next step and compensates what it completed. */
   async cancel(id: string): Promise<SagaSummary> {
-    return this.operate(id, async (saga, def, sql) => {
+    const summary = await this.operate(id, async (saga, def, sql) => {
       if (!ACTIVE_SAGA_STATUSES.includes(saga.status)) {
         throw new SagaConflictError(`Saga ${id} is already ${saga.status}`);
       }
@@ -54,6 +56,11 @@ export class SagaService {
       if (saga.phase === 'step' && !saga.running) return cancelNow(def, { ...saga, cancelRequested: true });
       return undefined;
     });
+    // Committed; now ask the worker running the current step to abort its signal.
+    await this.cancellations
+      .publish(id)
+      .catch((error: Error) => this.logger.warn(`saga ${id}: cancel not signalled (${error.message})`));
+    return summary;
   }
 
   /** Resumes a dead-lettered (`failed`) saga at the compensation that exhausted its retries. */

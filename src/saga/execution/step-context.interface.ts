@@ -15,7 +15,7 @@ export interface StepContext<Input = unknown> {
   idempotencyKey: string;
   /** The output of an earlier step of this saga (undefined if it has not completed). */
   result<T = unknown>(step: string): T;
-  /** Aborted when the attempt times out or the worker shuts down; pass it to I/O that accepts one. */
+  /** Aborted when the attempt times out, the saga is cancelled, or the worker shuts down; pass it to I/O that accepts one. */
   signal: AbortSignal;
   logger: LoggerService;
 }

@@ -2,15 +2,25 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { toSagaError } from '../errors/saga-error.js';
 import { assertStorableJson } from '../store/storable-json.js';
+import { SagaCancelledError } from '../errors/saga-cancelled.error.js';
 import { StepTimeoutError } from '../errors/step-timeout.error.js';
 import type { CompensationContext, StepContext } from './step-context.interface.js';
 import type { Outcome, SagaSnapshot } from './transition.interface.js';
 
+interface RunningAttempt {
+  sagaId: string;
+  compensating: boolean;
+  /** Aborts the handler's signal: a request the handler may honour. */
+  controller: AbortController;
+  /** Ends the attempt now with `reason`, whatever the handler does (timeout, shutdown). */
+  expire(reason: Error): void;
+}
+
 /** Calls the handler of a claimed unit and turns whatever happens into an outcome; never throws. */
 @Injectable()
 export class StepInvoker {
-  /** Attempts in flight in this process, so that shutdown can abort them. */
-  private readonly inFlight = new Set<AbortController>();
+  /** Attempts in flight in this process, so that shutdown and cancels can reach them. */
+  private readonly running = new Set<RunningAttempt>();
 
   async invoke(def: SagaDefinition, saga: SagaSnapshot): Promise<Outcome> {
     const stepDef = def.steps[saga.stepIndex];
@@ -20,11 +30,16 @@ export class StepInvoker {
     const label = `${def.name}.${handler.method}`;
 
     const controller = new AbortController();
-    this.inFlight.add(controller);
-    const timer = setTimeout(
-      () => controller.abort(new StepTimeoutError(label, handler.timeoutMs)),
-      handler.timeoutMs,
-    );
+    let expire!: (reason: Error) => void;
+    const expired = new Promise<never>((_, reject) => {
+      expire = (reason) => {
+        controller.abort(reason);
+        reject(reason);
+      };
+    });
+    const attempt: RunningAttempt = { sagaId: saga.id, compensating, controller, expire };
+    this.running.add(attempt);
+    const timer = setTimeout(() => expire(new StepTimeoutError(label, handler.timeoutMs)), handler.timeoutMs);
     const outputs = new Map(saga.steps.map((s) => [s.name, s.output]));
     const stepIdempotencyKey = `${saga.id}:${step.name}`;
     const ctx: StepContext | CompensationContext = {
@@ -40,25 +55,33 @@ export class StepInvoker {
     };
     try {
       const method = (def.instance as Record<string, (ctx: StepContext) => unknown>)[handler.method];
-      const output = await Promise.race([method.call(def.instance, ctx), rejectOnAbort(controller.signal)]);
+      const output = await Promise.race([method.call(def.instance, ctx), expired]);
       return { kind: 'succeeded', output: toJson(output) };
     } catch (error) {
       return { kind: 'failed', error: toSagaError(error) };
     } finally {
       clearTimeout(timer);
-      this.inFlight.delete(controller);
+      this.running.delete(attempt);
+      expired.catch(() => undefined);
     }
   }
 
-  abortAll(reason: Error): void {
-    for (const controller of this.inFlight) controller.abort(reason);
+  /** Ends every attempt in flight (on shutdown); each is recorded as a failed, retryable attempt. */
+  expireAll(reason: Error): void {
+    for (const attempt of this.running) attempt.expire(reason);
   }
-}
 
-function rejectOnAbort(signal: AbortSignal): Promise<never> {
-  return new Promise((_, reject) =>
-    signal.addEventListener('abort', () => reject(signal.reason), { once: true }),
-  );
+  /**
+   * Signals the saga's forward attempt in flight in this process, if any, that the saga was
+   * cancelled. Its outcome is still what the handler returns or throws, so that a step that
+   * completed anyway is recorded, and compensated.
+   */
+  signalCancel(sagaId: string): void {
+    for (const attempt of this.running) {
+      if (attempt.sagaId === sagaId && !attempt.compensating)
+        attempt.controller.abort(new SagaCancelledError());
+    }
+  }
 }
 
 /** Outputs are stored as JSON; one that cannot be is a bug in the step, so retrying will not help. */

@@ -66,7 +66,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
       this.logger.warn(
         `grace period of ${this.options.shutdownGraceMs} ms over: aborting in-flight attempts`,
       );
-      this.invoker.abortAll(new WorkerShutdownError());
+      this.invoker.expireAll(new WorkerShutdownError());
       // Force-closing leaves the jobs' locks to expire, so other workers take them over.
       await within(closing, 5000, 'recording aborted attempts').catch(() =>
         within(this.worker!.close(true), 5000, 'force-closing the worker').catch(() => undefined),

@@ -1,0 +1,51 @@
+import { InjectQueue } from '@nestjs/bullmq';
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type OnApplicationBootstrap,
+  type OnApplicationShutdown,
+} from '@nestjs/common';
+import type { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
+import { within } from './patiently.js';
+import { SAGA_QUEUE } from './saga-queue.js';
+import { StepInvoker } from './step-invoker.js';
+
+/**
+ * Tells whichever worker runs a cancelled saga's current step to abort its signal. Best effort
+ * over Redis pub/sub: the cancel itself is already committed in Postgres, and a worker that misses
+ * the message simply lets the step finish before compensating.
+ */
+@Injectable()
+export class CancellationBus implements OnApplicationBootstrap, OnApplicationShutdown {
+  private readonly logger = new Logger('CancellationBus');
+  private subscriber?: Redis;
+  private readonly channel: string;
+
+  constructor(
+    @InjectQueue(SAGA_QUEUE) private readonly queue: Queue,
+    private readonly invoker: StepInvoker,
+    @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
+  ) {
+    this.channel = `${options.queuePrefix}:cancelled-sagas`;
+  }
+
+  onApplicationBootstrap(): void {
+    if (this.options.role === 'api') return;
+    this.subscriber = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    this.subscriber.on('error', () => undefined); // reconnects by itself; /health reports Redis
+    this.subscriber.on('message', (_channel, sagaId: string) => this.invoker.signalCancel(sagaId));
+    this.subscriber.subscribe(this.channel).catch((error: Error) => this.logger.warn(error.message));
+  }
+
+  onApplicationShutdown(): void {
+    this.subscriber?.disconnect();
+  }
+
+  async publish(sagaId: string): Promise<void> {
+    const client = await within(this.queue.backend.client, 1000, 'connecting to Redis');
+    await within(client.runCommand('publish', [this.channel, sagaId]), 1000, 'publishing a cancel');
+  }
+}
