@@ -7,6 +7,9 @@ import type { AppConfig } from './config/app-config.js';
 import { prepareDatabase } from './database/prepare-database.js';
 import { surviveDriverWriteRace } from './driver-race-guard.js';
 
+/** Time allowed after the grace period for aborting attempts and closing connections. */
+const SHUTDOWN_MARGIN_MS = 15_000;
+
 /**
  * Runs a process of the application: prepares the database, serves HTTP, and on SIGTERM or
  * SIGINT stops taking work, lets in-flight attempts finish (or releases them) and exits 0.
@@ -23,6 +26,13 @@ export async function serve(
   for (const signal of ['SIGTERM', 'SIGINT'] as const) {
     process.once(signal, () => {
       logger.log(`${signal}: finishing in-flight work, then exiting`);
+      // Every step of the shutdown is bounded, but a client library waiting on a dead connection
+      // must not keep the process alive: past the grace period and a margin, exit anyway.
+      const deadline = setTimeout(() => {
+        logger.error('shutdown did not finish in time; exiting');
+        process.exit(1);
+      }, config.SHUTDOWN_GRACE_MS + SHUTDOWN_MARGIN_MS);
+      deadline.unref();
       app.close().then(
         () => process.exit(0),
         (error: unknown) => {

@@ -14,8 +14,10 @@ describe('Postgres outage', () => {
   let t: TestApp;
   let proxy: TcpProxy;
   after(async () => {
-    await proxy?.close();
+    // Close the app with its service reachable: shutting down during an outage is not what this tests.
+    await proxy?.restore();
     await t?.close();
+    await proxy?.close();
   });
 
   it('answers 503 fast, keeps in-flight work without spending attempts, and resumes when Postgres is back', async () => {
@@ -65,8 +67,10 @@ describe('Redis outage', () => {
   let t: TestApp;
   let proxy: TcpProxy;
   after(async () => {
-    await proxy?.close();
+    // Close the app with its service reachable: shutting down during an outage is not what this tests.
+    await proxy?.restore();
     await t?.close();
+    await proxy?.close();
   });
 
   it('still records started sagas (202) and runs them once Redis is back', async () => {

@@ -21,6 +21,7 @@ export class TcpProxy {
 
   /** Starts accepting again, on the same port. */
   async restore(): Promise<void> {
+    if (this.server) return;
     const server = createServer((client) => {
       const upstream = connect(this.targetPort, '127.0.0.1');
       for (const socket of [client, upstream]) {

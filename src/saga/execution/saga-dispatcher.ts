@@ -3,6 +3,7 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
 import type { Transition } from './transition.interface.js';
+import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
 import { SAGA_QUEUE, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
 
@@ -26,18 +27,26 @@ export class SagaDispatcher {
   /**
    * Enqueues the units, failing after a short while if Redis does not answer: the units are
    * committed already, so a caller must never wait for Redis (the reconciler enqueues them later).
+   * Concurrent calls share one round trip.
    */
   async dispatch(units: DueUnit[]): Promise<void> {
-    if (units.length === 0) return;
-    const adding = this.queue.addBulk(
-      units.map(({ sagaId, seq, delayMs }) => ({
-        name: 'unit',
-        data: { sagaId, seq },
-        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
-      })),
-    );
-    await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
+    await Promise.all(units.map((unit) => this.adds.push(unit)));
   }
+
+  private readonly adds = new MicroBatcher<DueUnit, void>(
+    async (units) => {
+      const adding = this.queue.addBulk(
+        units.map(({ sagaId, seq, delayMs }) => ({
+          name: 'unit',
+          data: { sagaId, seq },
+          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
+        })),
+      );
+      await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
+      return units.map(() => undefined);
+    },
+    (unit) => unitJobId(unit.sagaId, unit.seq),
+  );
 
   /** The units of committed transitions that schedule one. */
   static nextUnits(transitions: Transition[]): DueUnit[] {

@@ -54,6 +54,9 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
       maxStalledCount: 5,
     });
     this.worker.on('error', (error) => this.logger.warn(`BullMQ worker: ${error.message}`));
+    this.worker.on('failed', (job, error) =>
+      this.logger.warn(`unit ${job?.id} not processed, BullMQ will retry it: ${error.message}`),
+    );
   }
 
   /** Stops taking jobs, lets in-flight attempts finish within the grace period, then aborts and releases them. */
@@ -109,8 +112,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     let saga = claimed;
     for (;;) {
       const transition = decide(def, saga, outcome);
-      const committed = await patiently(() => this.store.commit([transition]), patience);
-      if (committed.has(saga.id)) return this.afterCommit(transition);
+      if (await patiently(() => this.store.record(transition), patience)) return this.afterCommit(transition);
       const current = await patiently(() => this.store.snapshot(saga.id), patience);
       // Another delivery of this unit recorded its outcome first: the transition happens once.
       if (!current || current.seq !== claimed.seq) return;

@@ -5,6 +5,12 @@ import { ACTIVE_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import type { SagaSnapshot, StepSnapshot, Transition } from '../execution/transition.interface.js';
 import { SagaDatabase } from './saga-database.js';
 import { uuidV7 } from './uuid-v7.js';
+import { MicroBatcher } from '../execution/micro-batcher.js';
+
+interface UnitRef {
+  sagaId: string;
+  seq: number;
+}
 
 /** A unit of work that Postgres says is due: the saga's `seq`-th, `delayMs` from now. */
 export interface DueUnit {
@@ -25,7 +31,8 @@ type Sql = postgres.Sql | postgres.TransactionSql;
 const ACTIVE = ACTIVE_SAGA_STATUSES as string[];
 
 /**
- * Every write the engine makes. Each transition is one statement (so one transaction) that also
+ * Every write the engine makes. JSON parameters are sent as text and cast in SQL, so they mean the
+ * same on any client (drizzle replaces the json serializers of the client it wraps). Each transition is one statement (so one transaction) that also
  * rewrites the saga's outbox columns, and the hot-path statements take many sagas at once so that
  * callers can batch. They are data-modifying CTEs over a JSON recordset, which the query builder
  * cannot express, hence SQL.
@@ -45,7 +52,7 @@ export class SagaStore {
     const [row] = await sql<CreatedSaga[]>`
       WITH ins AS (
         INSERT INTO sagas (id, name, version, status, input, idempotency_key, due_at)
-        VALUES (${uuidV7()}, ${def.name}, ${def.version}, 'pending', ${JSON.stringify(input)}::jsonb, ${key}, now())
+        VALUES (${uuidV7()}, ${def.name}, ${def.version}, 'pending', ${JSON.stringify(input)}::text::jsonb, ${key}, now())
         ON CONFLICT (name, idempotency_key) DO NOTHING
         RETURNING id, name, status
       ), steps AS (
@@ -66,16 +73,44 @@ export class SagaStore {
   /**
    * Claims the saga's current unit for an attempt: counts the attempt, marks it running and returns
    * the snapshot to run it with. Returns nothing when `seq` is no longer current (the unit was
-   * already recorded: a duplicate or stale delivery) or the saga is terminal.
+   * already recorded: a duplicate or stale delivery) or the saga is terminal. Concurrent claims
+   * share one statement.
    */
-  async claim(sagaId: string, seq: number): Promise<SagaSnapshot | undefined> {
-    const [row] = await this.database.sql<SnapshotRow[]>`
-      WITH s AS (
+  claim(sagaId: string, seq: number): Promise<SagaSnapshot | undefined> {
+    return this.claims.push({ sagaId, seq });
+  }
+
+  /** Commits one transition, in a statement shared with concurrent ones; false if the saga moved on. */
+  async record(transition: Transition): Promise<boolean> {
+    return this.records.push(transition);
+  }
+
+  private readonly claims = new MicroBatcher<UnitRef, SagaSnapshot | undefined>(
+    (units) => this.claimMany(units),
+    (unit) => unit.sagaId,
+  );
+
+  private readonly records = new MicroBatcher<Transition, boolean>(
+    async (transitions) => {
+      const committed = await this.commit(transitions);
+      return transitions.map((t) => committed.has(t.sagaId));
+    },
+    (transition) => transition.sagaId,
+  );
+
+  private async claimMany(units: UnitRef[]): Promise<(SagaSnapshot | undefined)[]> {
+    const sql = this.database.claimSql;
+    const rows = await sql<SnapshotRow[]>`
+      WITH u AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(units)}::text::jsonb) AS u("sagaId" uuid, seq int)
+      ), s AS (
         UPDATE sagas SET
           status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
           running_since = now(), updated_at = now()
-        WHERE id = ${sagaId} AND seq = ${seq} AND status IN ${this.database.sql(ACTIVE)}
-        RETURNING id, name, version, status, seq, phase, step_index, cancel_requested, input
+        FROM u
+        WHERE sagas.id = u."sagaId" AND sagas.seq = u.seq AND sagas.status IN ${sql(ACTIVE)}
+        RETURNING sagas.id, sagas.name, sagas.version, sagas.status, sagas.seq, sagas.phase, sagas.step_index,
+          sagas.cancel_requested, sagas.input
       ), claimed AS (
         UPDATE saga_steps t SET
           status = CASE WHEN s.phase = 'step' THEN 'running' ELSE 'compensating' END,
@@ -87,21 +122,31 @@ export class SagaStore {
             THEN coalesce(t.compensation_started_at, now()) ELSE t.compensation_started_at END
         FROM s
         WHERE t.saga_id = s.id AND t.step_index = s.step_index AND NOT (s.phase = 'step' AND s.cancel_requested)
-        RETURNING t.step_index AS index, t.name, t.status, t.attempts, t.output,
+        RETURNING t.saga_id, t.step_index AS index, t.name, t.status, t.attempts, t.output,
           t.compensation_status AS "compensationStatus", t.compensation_attempts AS "compensationAttempts"
       ), ev AS (
         INSERT INTO saga_events (saga_id, type, step, attempt)
         SELECT s.id, CASE WHEN s.phase = 'step' THEN 'step_started' ELSE 'compensation_started' END, claimed.name,
           CASE WHEN s.phase = 'step' THEN claimed.attempts ELSE claimed."compensationAttempts" END
-        FROM s, claimed
+        FROM s JOIN claimed ON claimed.saga_id = s.id
       )
-      SELECT s.*, true AS running, ${stepsOf(this.database.sql)} AS steps, row_to_json(claimed) AS claimed
-      FROM s LEFT JOIN claimed ON true`;
-    if (!row) return undefined;
-    const snapshot = toSnapshot(row);
-    // The steps were read from the statement's snapshot, before the claim counted this attempt.
-    if (row.claimed) snapshot.steps[row.claimed.index] = row.claimed;
-    return snapshot;
+      SELECT s.*, true AS running, ${stepsOf(sql)} AS steps, row_to_json(claimed) AS claimed
+      FROM s LEFT JOIN claimed ON claimed.saga_id = s.id`;
+    const byId = new Map(
+      rows.map((row) => {
+        const snapshot = toSnapshot(row);
+        // The steps were read from the statement's snapshot, before the claim counted this attempt.
+        if (row.claimed) {
+          const { saga_id: _, ...step } = row.claimed as StepSnapshot & { saga_id: string };
+          snapshot.steps[step.index] = step;
+        }
+        return [row.id, snapshot];
+      }),
+    );
+    return units.map((unit) => {
+      const snapshot = byId.get(unit.sagaId);
+      return snapshot?.seq === unit.seq ? snapshot : undefined;
+    });
   }
 
   /** The saga as it is now, without claiming anything. */
@@ -140,7 +185,7 @@ export class SagaStore {
     }));
     const rows = await sql<{ id: string }[]>`
       WITH t AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(payload)}::jsonb) AS t(
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(payload)}::text::jsonb) AS t(
           saga_id uuid, seq int, cancel_seen boolean, status text, phase text, step_index int, delay_ms int,
           set_output boolean, output jsonb, set_error boolean, error jsonb, step jsonb, events jsonb)
       ), s AS (
@@ -203,12 +248,16 @@ export class SagaStore {
       INSERT INTO saga_events (saga_id, type) SELECT id, 'cancel_requested' FROM s`;
   }
 
-  /** Units due at least `graceMs` ago, in due order after `cursor`: the candidates for re-enqueueing. */
+  /**
+   * Units due at least `graceMs` ago, in due order after `cursor`: the candidates for re-enqueueing.
+   * Found through the status index: `due_at` changes on every transition, and indexing it would
+   * make every commit rewrite all the indexes of the row instead of updating it in place.
+   */
   async overdueUnits(graceMs: number, limit: number, cursor?: UnitCursor): Promise<(DueUnit & UnitCursor)[]> {
     const { sql } = this.database;
     return sql<(DueUnit & UnitCursor)[]>`
       SELECT id AS "sagaId", seq, 0 AS "delayMs", due_at AS "dueAt" FROM sagas
-      WHERE due_at IS NOT NULL AND due_at <= now() - ${graceMs} * interval '1 millisecond'
+      WHERE status IN ${sql(ACTIVE)} AND due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (due_at, id) > (${cursor.dueAt}, ${cursor.sagaId})` : sql``}
       ORDER BY due_at, id LIMIT ${limit}`;
   }

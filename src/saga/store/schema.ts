@@ -1,4 +1,3 @@
-import { sql } from 'drizzle-orm';
 import {
   bigserial,
   boolean,
@@ -47,9 +46,6 @@ export const sagas = pgTable(
     uniqueIndex('sagas_name_idempotency_key_idx').on(t.name, t.idempotencyKey),
     index('sagas_name_id_idx').on(t.name, t.id),
     index('sagas_status_id_idx').on(t.status, t.id),
-    index('sagas_due_at_idx')
-      .on(t.dueAt)
-      .where(sql`${t.dueAt} IS NOT NULL`),
   ],
 );
 

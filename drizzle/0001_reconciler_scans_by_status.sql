@@ -1,0 +1,1 @@
+DROP INDEX "sagas_due_at_idx";
