@@ -7,6 +7,15 @@ import { SagaDatabase } from './saga-database.js';
 import { uuidV7 } from './uuid-v7.js';
 import { MicroBatcher } from '../execution/micro-batcher.js';
 
+interface NewSaga {
+  id: string;
+  name: string;
+  version: number;
+  input: unknown;
+  key: string | null;
+  steps: string[];
+}
+
 interface UnitRef {
   sagaId: string;
   seq: number;
@@ -41,33 +50,61 @@ const ACTIVE = ACTIVE_SAGA_STATUSES as string[];
 export class SagaStore {
   constructor(private readonly database: SagaDatabase) {}
 
-  /** Records a new saga and its first unit, or returns the saga already started with this idempotency key. */
-  async create(
-    def: SagaDefinition,
-    input: unknown,
-    idempotencyKey: string | undefined,
-  ): Promise<CreatedSaga> {
+  /**
+   * Records a new saga and its first unit, or returns the saga already started with this
+   * idempotency key. Concurrent starts share one statement (and one WAL flush).
+   */
+  create(def: SagaDefinition, input: unknown, idempotencyKey: string | undefined): Promise<CreatedSaga> {
+    const id = uuidV7();
+    return this.creates.push({
+      id,
+      name: def.name,
+      version: def.version,
+      input,
+      key: idempotencyKey ?? null,
+      steps: def.steps.map((step) => step.name),
+    });
+  }
+
+  private readonly creates = new MicroBatcher<NewSaga, CreatedSaga>(
+    (sagas) => this.createMany(sagas),
+    // Two starts with one idempotency key must not share a statement: the second must see the first.
+    (saga) => (saga.key === null ? saga.id : `${saga.name}\u0000${saga.key}`),
+  );
+
+  private async createMany(sagas: NewSaga[]): Promise<CreatedSaga[]> {
     const { sql } = this.database;
-    const key = idempotencyKey ?? null;
-    const [row] = await sql<CreatedSaga[]>`
-      WITH ins AS (
+    const inserted = await sql<CreatedSaga[]>`
+      WITH new AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb)
+          AS new(id uuid, name text, version int, input jsonb, key text, steps jsonb)
+      ), ins AS (
         INSERT INTO sagas (id, name, version, status, input, idempotency_key, due_at)
-        VALUES (${uuidV7()}, ${def.name}, ${def.version}, 'pending', ${JSON.stringify(input)}::text::jsonb, ${key}, now())
+        SELECT id, name, version, 'pending', input, key, now() FROM new
         ON CONFLICT (name, idempotency_key) DO NOTHING
         RETURNING id, name, status
       ), steps AS (
         INSERT INTO saga_steps (saga_id, step_index, name)
-        SELECT ins.id, s.ord - 1, s.name FROM ins, unnest(${def.steps.map((s) => s.name)}::text[]) WITH ORDINALITY AS s(name, ord)
+        SELECT ins.id, s.ord - 1, s.name
+        FROM ins JOIN new ON new.id = ins.id, jsonb_array_elements_text(new.steps) WITH ORDINALITY AS s(name, ord)
       ), ev AS (
         INSERT INTO saga_events (saga_id, type) SELECT id, 'saga_started' FROM ins
       )
       SELECT id, name, status, true AS created FROM ins`;
-    if (row) return row;
-    // The key was taken. Read in a new statement: a concurrent insert that won the race is not
+    const created = new Map(inserted.map((row) => [row.id, row]));
+    const taken = sagas.filter((saga) => !created.has(saga.id));
+    // Their keys were taken. Read in a new statement: a concurrent insert that won the race is not
     // visible to the snapshot of the statement above.
-    const [existing] = await sql<CreatedSaga[]>`
-      SELECT id, name, status, false AS created FROM sagas WHERE name = ${def.name} AND idempotency_key = ${key}`;
-    return existing;
+    const existing = taken.length
+      ? await sql<(CreatedSaga & { key: string })[]>`
+          SELECT s.id, s.name, s.status, false AS created, s.idempotency_key AS key
+          FROM sagas s JOIN jsonb_to_recordset(${JSON.stringify(taken)}::text::jsonb) AS t(name text, key text)
+            ON s.name = t.name AND s.idempotency_key = t.key`
+      : [];
+    return sagas.map((saga) => {
+      const found = created.get(saga.id) ?? existing.find((e) => e.name === saga.name && e.key === saga.key)!;
+      return { id: found.id, name: found.name, status: found.status, created: found.created };
+    });
   }
 
   /**
