@@ -13,7 +13,7 @@ export class MicroBatcher<In, Out> {
   constructor(
     private readonly run: (items: In[]) => Promise<Out[]>,
     private readonly keyOf: (item: In) => string,
-    private readonly options: { maxInFlight: number; maxBatch: number } = { maxInFlight: 2, maxBatch: 500 },
+    private readonly options: { maxInFlight: number; maxBatch: number } = { maxInFlight: 4, maxBatch: 500 },
   ) {}
 
   push(item: In): Promise<Out> {
