@@ -1,0 +1,66 @@
+import type { StartLatencyResult } from './scenarios/start-latency.js';
+import type { ThroughputMeasurement, ThroughputSettings } from './scenarios/throughput.js';
+import type { Machine } from './support/machine.js';
+
+/** The shape of bench/results.json. */
+export interface BenchResults {
+  generatedAt: string;
+  machine: Machine;
+  settings: ThroughputSettings & {
+    sagaStartedVia: string;
+    startLatency: { ratesPerSecond: number[]; secondsEach: number; app: string };
+  };
+  engine?: ThroughputMeasurement;
+  /** Diagnostic (--async-commit): the engine with synchronous_commit=off on its database. */
+  engineAsyncCommit?: ThroughputMeasurement;
+  baseline?: ThroughputMeasurement;
+  /** The same sagas one at a time (nothing waits in a queue): step→step is the hand-off alone. */
+  handoff?: { engine?: ThroughputMeasurement; baseline?: ThroughputMeasurement };
+  /** engine ÷ baseline. */
+  ratio?: { throughput: number; handoffP50?: number; handoffP99?: number };
+  /** Engine scenario, divided by its number of step transitions (saga starts and the reconciler included). */
+  costPerStepTransition?: {
+    postgresTransactions: number;
+    /** pg_stat_database.active_time: time Postgres spent executing the engine's statements. */
+    postgresActiveMs: number;
+    /** CPU time of the process running the scenario. */
+    processCpuMs: number;
+    baselineProcessCpuMs?: number;
+    postgresStatementsSent: number;
+    postgresStatementsExecuted: number | null;
+    redisCommandsSent: number;
+    redisCommandsExecuted: number;
+    baselineRedisCommandsSent?: number;
+    baselineRedisCommandsExecuted?: number;
+  };
+  startLatency?: StartLatencyResult[];
+  scale?: {
+    sagas: number;
+    sagasPerSecond: number;
+    stepsPerSecond: number;
+    transitionP99Ms: number;
+    rssMb: number;
+    peakRssMb: number;
+  }[];
+}
+
+export function costPerStepTransition(
+  engine: ThroughputMeasurement,
+  baseline?: ThroughputMeasurement,
+): NonNullable<BenchResults['costPerStepTransition']> {
+  const per = (count: number, steps: number) => Math.round((count / steps) * 100) / 100;
+  const postgres = engine.server.postgres!;
+  return {
+    postgresTransactions: per(postgres.transactions, engine.steps),
+    postgresActiveMs: Math.round((postgres.activeMs / engine.steps) * 1000) / 1000,
+    processCpuMs: Math.round((engine.cpuMs / engine.steps) * 1000) / 1000,
+    baselineProcessCpuMs: baseline && Math.round((baseline.cpuMs / baseline.steps) * 1000) / 1000,
+    postgresStatementsSent: per(engine.client.postgresStatements, engine.steps),
+    postgresStatementsExecuted:
+      postgres.statements === undefined ? null : per(postgres.statements, engine.steps),
+    redisCommandsSent: per(engine.client.redisCommands, engine.steps),
+    redisCommandsExecuted: per(engine.server.redis.commands, engine.steps),
+    baselineRedisCommandsSent: baseline && per(baseline.client.redisCommands, baseline.steps),
+    baselineRedisCommandsExecuted: baseline && per(baseline.server.redis.commands, baseline.steps),
+  };
+}

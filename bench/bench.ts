@@ -1,0 +1,143 @@
+// `npm run bench`: the engine against plain BullMQ, HTTP start latency, and what a step costs
+// in Postgres and Redis. Every scenario gets its own database and BullMQ prefix, removed at the end.
+import { writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { formatBenchReport } from './bench-report.js';
+import { costPerStepTransition, type BenchResults } from './bench-results.js';
+import { measureStartLatency } from './scenarios/start-latency.js';
+import { measureBaseline, measureEngine, type ThroughputSettings } from './scenarios/throughput.js';
+import { wasInterrupted } from './support/cleanup.js';
+import { parseFlags, positiveInteger, positiveIntegers } from './support/cli.js';
+import { REDIS_URL } from './support/isolated-environment.js';
+import { describeMachine } from './support/machine.js';
+import { round } from './support/percentiles.js';
+import { createProgress } from './support/progress.js';
+import { ServerCounters } from './support/server-counters.js';
+
+const USAGE = `usage: npm run bench -- [--n 5000] [--concurrency 50] [--in-flight 100] [--rates 200,1000]
+                        [--handoff-n 200] [--seconds 10] [--scale] [--only engine,baseline,http]
+                        [--async-commit] [--json]
+  --scale         also runs the engine at 1,000 and 50,000 sagas (throughput and worker RSS)
+  --async-commit  diagnostic: also runs the engine with synchronous_commit=off on its database,
+                  to show how much of its time goes to waiting for WAL flushes (never run it so)`;
+const RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+const SCALE_SIZES = [1_000, 50_000];
+
+const flags = parseFlags(
+  {
+    n: { type: 'string' },
+    concurrency: { type: 'string' },
+    'in-flight': { type: 'string' },
+    rates: { type: 'string' },
+    seconds: { type: 'string' },
+    scale: { type: 'boolean', default: false },
+    'async-commit': { type: 'boolean', default: false },
+    'handoff-n': { type: 'string' },
+    only: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+  USAGE,
+);
+const concurrency = positiveInteger(flags.concurrency, 'concurrency', 50);
+const settings: ThroughputSettings = {
+  sagas: positiveInteger(flags.n, 'n', 5_000),
+  concurrency,
+  // Twice the concurrency: enough that the workers never wait for work, few enough that the delay
+  // between two steps is not mostly time spent behind other sagas in the queue.
+  inFlight: positiveInteger(flags['in-flight'], 'in-flight', 2 * concurrency),
+};
+// One saga at a time: nothing queues, so step→step is the hand-off alone.
+const handoffSettings: ThroughputSettings = {
+  sagas: positiveInteger(flags['handoff-n'], 'handoff-n', 200),
+  concurrency,
+  inFlight: 1,
+};
+const rates = positiveIntegers(flags.rates, 'rates', [200, 1_000]);
+const seconds = positiveInteger(flags.seconds, 'seconds', 10);
+const only = new Set(flags.only?.split(',') ?? ['engine', 'baseline', 'http']);
+
+async function main(): Promise<void> {
+  const progress = createProgress(!flags.json);
+  const counters = new ServerCounters(REDIS_URL);
+  try {
+    const results: BenchResults = {
+      generatedAt: new Date().toISOString(),
+      machine: await describeMachine(REDIS_URL, await counters.pgStatStatementsAvailable()),
+      settings: {
+        ...settings,
+        sagaStartedVia: 'SagaService.start() in the worker process',
+        startLatency: { ratesPerSecond: rates, secondsEach: seconds, app: 'node dist/src/main.js' },
+      },
+    };
+    if (only.has('engine')) {
+      results.engine = await measureEngine(settings, progress, counters);
+      results.handoff = {
+        engine: await measureEngine(handoffSettings, progress, counters, {
+          label: 'engine, one saga at a time',
+        }),
+      };
+    }
+    if (flags['async-commit']) {
+      const label = 'engine, synchronous_commit=off';
+      results.engineAsyncCommit = await measureEngine(settings, progress, counters, {
+        label,
+        asyncCommit: true,
+      });
+    }
+    if (only.has('baseline')) {
+      results.baseline = await measureBaseline(settings, progress, counters);
+      const label = 'plain BullMQ, one at a time';
+      results.handoff = {
+        ...results.handoff,
+        baseline: await measureBaseline(handoffSettings, progress, counters, label),
+      };
+    }
+    if (results.engine && results.baseline) {
+      const { engine, baseline } = results.handoff ?? {};
+      results.ratio = {
+        throughput: results.engine.sagasPerSecond / results.baseline.sagasPerSecond,
+        handoffP50: engine && baseline && engine.transitionMs.p50 / baseline.transitionMs.p50,
+        handoffP99: engine && baseline && engine.transitionMs.p99 / baseline.transitionMs.p99,
+      };
+    }
+    if (results.engine)
+      results.costPerStepTransition = costPerStepTransition(results.engine, results.baseline);
+    if (only.has('http')) results.startLatency = await measureStartLatency(rates, seconds, progress);
+    if (flags.scale) {
+      results.scale = [];
+      for (const sagas of SCALE_SIZES) {
+        const label = `engine, ${sagas} sagas`;
+        const run = await measureEngine({ ...settings, sagas }, progress, counters, { label });
+        results.scale.push({
+          sagas,
+          sagasPerSecond: round(run.sagasPerSecond, 1),
+          stepsPerSecond: round(run.stepsPerSecond, 1),
+          transitionP99Ms: round(run.transitionMs.p99, 2),
+          rssMb: run.memory.rssMb,
+          peakRssMb: run.memory.peakRssMb,
+        });
+      }
+    }
+
+    const json = JSON.stringify(
+      results,
+      (_, value) => (typeof value === 'number' ? round(value, 3) : value),
+      2,
+    );
+    await writeFile(RESULTS_FILE, `${json}\n`);
+    if (flags.json) console.log(json);
+    else console.log(`\n${formatBenchReport(results)}\n\nWrote ${RESULTS_FILE}`);
+  } finally {
+    progress.stop();
+    await counters.close();
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (error: Error) => {
+    if (wasInterrupted()) return; // the cleanup exits when it is done
+    console.error(error.stack ?? error);
+    process.exit(1);
+  },
+);

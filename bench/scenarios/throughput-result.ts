@@ -1,0 +1,64 @@
+import type { Distribution } from '../support/percentiles.js';
+
+/** What the engine and the baseline scenario processes report, so that they can be compared line by line. */
+export interface ThroughputResult {
+  sagas: number;
+  steps: number;
+  concurrency: number;
+  inFlight: number;
+  seconds: number;
+  sagasPerSecond: number;
+  stepsPerSecond: number;
+  /** Milliseconds from step k's handler returning to step k+1's handler being called. */
+  transitionMs: Distribution;
+  /** Sent by the scenario process while it was measuring (not while it booted). */
+  client: { redisCommands: number; redisByCommand: Record<string, number>; postgresStatements: number };
+  memory: { rssMb: number; peakRssMb: number };
+  /** CPU time of the scenario process while measuring (user + system), in ms. */
+  cpuMs: number;
+  /** Terminal statuses other than the expected one, which would make the figures meaningless. */
+  unexpected: Record<string, number>;
+}
+
+/** Options a throughput scenario process receives from the bench. */
+export interface ThroughputOptions {
+  /** The engine's database; the baseline has none. */
+  databaseUrl?: string;
+  redisUrl: string;
+  queuePrefix: string;
+  sagas: number;
+  concurrency: number;
+  inFlight: number;
+}
+
+export function memoryNow(): ThroughputResult['memory'] {
+  const mb = (bytes: number) => Math.round(bytes / 2 ** 20);
+  // maxRSS is in kilobytes: the process's high-water mark, boot included.
+  return { rssMb: mb(process.memoryUsage().rss), peakRssMb: mb(process.resourceUsage().maxRSS * 1024) };
+}
+
+/** Measures this process's CPU time from now on, in milliseconds. */
+export function cpuClock(): () => number {
+  const start = process.cpuUsage();
+  return () => {
+    const { user, system } = process.cpuUsage(start);
+    return (user + system) / 1000;
+  };
+}
+
+/** The result of a throughput run, with the rates derived from its duration. */
+export function throughputResult(
+  options: ThroughputOptions,
+  steps: number,
+  measured: Pick<ThroughputResult, 'seconds' | 'transitionMs' | 'client' | 'memory' | 'cpuMs' | 'unexpected'>,
+): ThroughputResult {
+  return {
+    sagas: options.sagas,
+    steps: options.sagas * steps,
+    concurrency: options.concurrency,
+    inFlight: options.inFlight,
+    sagasPerSecond: options.sagas / measured.seconds,
+    stepsPerSecond: (options.sagas * steps) / measured.seconds,
+    ...measured,
+  };
+}
