@@ -83,7 +83,6 @@ scenarioChild.run(async (): Promise<ThroughputResult> => {
     cpuMs: cpu,
     unexpected: {},
   });
-
 });
 
 function connectionOptions(redisUrl: string): ConnectionOptions {

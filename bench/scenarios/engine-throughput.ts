@@ -65,7 +65,6 @@ scenarioChild.run(async (): Promise<ThroughputResult> => {
     cpuMs: cpu,
     unexpected,
   });
-
 });
 
 /**
