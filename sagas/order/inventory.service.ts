@@ -30,7 +30,7 @@ export class InventoryService implements OnApplicationBootstrap {
     const wanted = totalBySku(items);
     return this.database.sql.begin(async (tx) => {
       const [inserted] = await tx`
-        INSERT INTO inventory_reservations (key, order_id, items) VALUES (${key}, ${orderId}, ${JSON.stringify(wanted)}::jsonb)
+        INSERT INTO inventory_reservations (key, order_id, items) VALUES (${key}, ${orderId}, ${JSON.stringify(wanted)}::text::jsonb)
         ON CONFLICT (key) DO NOTHING RETURNING key`;
       if (!inserted) return { reservationId: key, items: wanted };
       // Lock the rows in one order so that concurrent reservations of the same SKUs cannot deadlock.
@@ -65,7 +65,7 @@ export class InventoryService implements OnApplicationBootstrap {
   private async adjust(tx: postgres.TransactionSql, items: OrderItem[], sign: 1 | -1): Promise<void> {
     await tx`
       UPDATE inventory i SET available = i.available + ${sign} * w.quantity
-      FROM jsonb_to_recordset(${JSON.stringify(items)}::jsonb) AS w(sku text, quantity int)
+      FROM jsonb_to_recordset(${JSON.stringify(items)}::text::jsonb) AS w(sku text, quantity int)
       WHERE i.sku = w.sku`;
   }
 }
