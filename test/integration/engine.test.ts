@@ -221,6 +221,37 @@ describe('saga engine, through the running app', () => {
   });
 });
 
+describe('Redis stays bounded', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ sagaModules: [ScriptedSagaModule] });
+  });
+  after(() => t.close());
+
+  it('keeps no job once Postgres has recorded its outcome, whether it completed, failed or was stale', async () => {
+    const ids: string[] = [];
+    for (const script of [{}, { b: ['fail', 'ok'] }, { d: ['fatal'] }, { d: ['fatal'], undoB: ['fail'] }]) {
+      for (let i = 0; i < 10; i++) ids.push((await t.http.post('/sagas/scripted', { script })).body.id);
+    }
+    for (const id of ids) await waitForSaga(t.http, id);
+    const jobKeys: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await t.redis.scan(cursor, 'MATCH', `${t.queuePrefix}:saga-units:*`, 'COUNT', 1000);
+      jobKeys.push(...keys.filter((key) => /:[0-9a-f-]{36}-\d+(:|$)/.test(key)));
+      cursor = next;
+    } while (cursor !== '0');
+    assert.deepEqual(jobKeys, []);
+    const queue = new Queue('saga-units', { connection: { url: 'redis://127.0.0.1:6379' }, prefix: t.queuePrefix });
+    try {
+      const counts = await queue.getJobCounts('completed', 'failed', 'waiting', 'delayed', 'active');
+      assert.deepEqual(counts, { completed: 0, failed: 0, waiting: 0, delayed: 0, active: 0 });
+    } finally {
+      await queue.close();
+    }
+  });
+});
+
 async function waitForQueueDrained(queue: Queue): Promise<void> {
   for (let i = 0; i < 200; i++) {
     const counts = await queue.getJobCounts('waiting', 'active', 'delayed');
