@@ -174,7 +174,7 @@ export class SagaStore {
         const snapshot = toSnapshot(row);
         // The steps were read from the statement's snapshot, before the claim counted this attempt.
         if (row.claimed) {
-          const { saga_id: _, ...step } = row.claimed as StepSnapshot & { saga_id: string };
+          const { saga_id: _sagaId, ...step } = row.claimed as StepSnapshot & { saga_id: string };
           snapshot.steps[step.index] = step;
         }
         return [row.id, snapshot];
