@@ -237,12 +237,21 @@ describe('Redis stays bounded', () => {
     const jobKeys: string[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await t.redis.scan(cursor, 'MATCH', `${t.queuePrefix}:saga-units:*`, 'COUNT', 1000);
+      const [next, keys] = await t.redis.scan(
+        cursor,
+        'MATCH',
+        `${t.queuePrefix}:saga-units:*`,
+        'COUNT',
+        1000,
+      );
       jobKeys.push(...keys.filter((key) => /:[0-9a-f-]{36}-\d+(:|$)/.test(key)));
       cursor = next;
     } while (cursor !== '0');
     assert.deepEqual(jobKeys, []);
-    const queue = new Queue('saga-units', { connection: { url: 'redis://127.0.0.1:6379' }, prefix: t.queuePrefix });
+    const queue = new Queue('saga-units', {
+      connection: { url: 'redis://127.0.0.1:6379' },
+      prefix: t.queuePrefix,
+    });
     try {
       const counts = await queue.getJobCounts('completed', 'failed', 'waiting', 'delayed', 'active');
       assert.deepEqual(counts, { completed: 0, failed: 0, waiting: 0, delayed: 0, active: 0 });
