@@ -2,6 +2,8 @@ import type { DynamicModule, INestApplication, LogLevel } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
+import { STATUS_CODES, type Server } from 'node:http';
+import type { Duplex } from 'node:stream';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
 
@@ -18,5 +20,26 @@ export async function createApp(
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
   });
   app.useBodyParser('json', { limit: BODY_LIMIT });
+  answerMalformedRequests(app.getHttpServer() as Server);
   return app;
+}
+
+/**
+ * Requests Node rejects before any route runs (headers or URL over its 16 KiB limit, broken HTTP)
+ * get the same error body as every other error, instead of an empty one.
+ */
+function answerMalformedRequests(server: Server): void {
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    if (!socket.writable) return socket.destroy();
+    const status = error.code === 'HPE_HEADER_OVERFLOW' ? 431 : 400;
+    const body = JSON.stringify({
+      statusCode: status,
+      error: STATUS_CODES[status],
+      message: status === 431 ? 'Request URL or headers are larger than 16 KiB' : 'Malformed HTTP request',
+    });
+    socket.end(
+      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+    );
+  });
 }

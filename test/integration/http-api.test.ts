@@ -387,6 +387,14 @@ describe('HTTP API contract', () => {
       assertError(await http.post('/sagas/%E2%9C%93%20x', orderInput()), 404, /✓ x/);
       assertError(await http.post('/sagas/nope', { wrong: true }), 404);
       assertError(await http.post('/sagas/nope', { orderId: 'a\u0000' }), 404);
+      const long = await http.post(`/sagas/${'x'.repeat(5000)}`, orderInput());
+      assertError(long, 404);
+      assert.ok(long.body.message.length < 150, 'a long unknown name is not echoed in full');
+    });
+
+    it('431 in the error shape when the URL or headers exceed what Node accepts', async () => {
+      assertError(await http.get(`/sagas?name=${'a'.repeat(20_000)}`), 431, /16 KiB/);
+      assertError(await http.get('/sagas', { 'x-filler': 'b'.repeat(20_000) }), 431);
     });
 
     it('413 above 1 MiB (with or without Content-Length); exactly 1 MiB is accepted', async () => {
