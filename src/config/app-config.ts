@@ -20,10 +20,13 @@ const envSchema = z.object({
     .default('redis://127.0.0.1:6379'),
   PORT: wholeNumber(0, 65535, 3000),
   SAGA_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
-  API_KEY: z.string().min(16, 'must be at least 16 characters').optional(),
+  API_KEY: z
+    .string()
+    .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters without spaces (it goes in a header)')
+    .optional(),
   QUEUE_PREFIX: z
     .string()
-    .regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1-64 letters, digits, "_", "." or "-"')
+    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits, "_", ".", ":" or "-"')
     .default('saga'),
   DATABASE_POOL_SIZE: wholeNumber(1, 500, 10),
   WORKER_CONCURRENCY: wholeNumber(1, 1000, 50),
