@@ -103,6 +103,24 @@ describe('buildSagaDefinition: the happy path', () => {
     assert.equal(send.compensateOnFailure, false);
   });
 
+  it('steps that all set an order run in that order, with indexes to match', () => {
+    const def = build([
+      step('charge', { order: 2 }),
+      compensate('refund', 'charge'),
+      step('email', { order: 3 }),
+      step('reserve', { order: 1 }),
+    ]);
+    assert.deepEqual(
+      def.steps.map((s) => [s.name, s.index]),
+      [
+        ['reserve', 0],
+        ['charge', 1],
+        ['email', 2],
+      ],
+    );
+    assert.equal(def.steps[1].compensation?.method, 'refund');
+  });
+
   it('version defaults to 1', () => {
     assert.equal(build([step('a')], { name: 'order', input }).version, 1);
   });
@@ -141,6 +159,16 @@ describe('buildSagaDefinition: boot errors name the class and method', () => {
 
   it('only compensations, no step', () => {
     assertRejected(() => build([compensate('undo', 'a')]), /no @Step|names no step/);
+  });
+
+  it('an order on some steps but not all, or the same order twice', () => {
+    assertRejected(
+      () => build([step('a', { order: 1 }), step('b'), step('c')]),
+      'b, c',
+      'every step or none',
+    );
+    assertRejected(() => build([step('a', { order: 1 }), step('b', { order: 1 })]), 'order 1');
+    assertRejected(() => build([step('a', { order: 1.5 })]), 'a');
   });
 
   it('@Compensate naming an unknown step', () => {

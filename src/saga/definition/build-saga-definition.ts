@@ -42,7 +42,10 @@ const handlerSchema = z.strictObject({
   timeoutMs: z.int().min(1).max(2_147_483_647).optional(),
 });
 
-const stepSchema = handlerSchema.extend({ compensateOnFailure: z.boolean().optional() });
+const stepSchema = handlerSchema.extend({
+  compensateOnFailure: z.boolean().optional(),
+  order: z.int().optional(),
+});
 
 /**
  * Turns the metadata of one `@Saga` class into a validated definition. Every problem is reported
@@ -58,20 +61,26 @@ export function buildSagaDefinition(
   const parsed = sagaOptionsSchema.safeParse(options);
   if (!parsed.success) throw new SagaDefinitionError(className, `@Saga options: ${describe(parsed.error)}`);
 
-  const steps: StepDefinition[] = methods
-    .filter((m) => m.step)
-    .map((m, index) => {
-      if (m.compensate) {
-        throw new SagaDefinitionError(className, `method ${m.name} cannot be both a @Step and a @Compensate`);
-      }
-      const stepOptions = validate(className, m.name, stepSchema, m.step);
-      return {
-        ...resolveHandler(m.name, stepOptions, defaults),
-        name: m.name,
-        index,
-        compensateOnFailure: stepOptions.compensateOnFailure ?? false,
-      };
-    });
+  const stepMethods = inStepOrder(
+    className,
+    methods
+      .filter((m) => m.step)
+      .map((m) => {
+        if (m.compensate) {
+          throw new SagaDefinitionError(
+            className,
+            `method ${m.name} cannot be both a @Step and a @Compensate`,
+          );
+        }
+        return { name: m.name, options: validate(className, m.name, stepSchema, m.step) };
+      }),
+  );
+  const steps: StepDefinition[] = stepMethods.map(({ name, options: stepOptions }, index) => ({
+    ...resolveHandler(name, stepOptions, defaults),
+    name,
+    index,
+    compensateOnFailure: stepOptions.compensateOnFailure ?? false,
+  }));
   if (steps.length === 0) throw new SagaDefinitionError(className, 'it declares no @Step method');
 
   for (const m of methods.filter((method) => method.compensate)) {
@@ -104,6 +113,23 @@ export function buildSagaDefinition(
     instance,
     steps,
   };
+}
+
+/** Declaration order, unless every step says where it goes (each somewhere else). */
+function inStepOrder<T extends { name: string; options: StepOptions }>(className: string, steps: T[]): T[] {
+  const ordered = steps.filter((s) => s.options.order !== undefined);
+  if (ordered.length === 0) return steps;
+  if (ordered.length < steps.length) {
+    const missing = steps.filter((s) => s.options.order === undefined).map((s) => s.name);
+    throw new SagaDefinitionError(
+      className,
+      `some steps set an order and ${missing.join(', ')} do not: set it on every step or none`,
+    );
+  }
+  const sorted = [...steps].sort((a, b) => a.options.order! - b.options.order!);
+  const clash = sorted.find((s, i) => i > 0 && s.options.order === sorted[i - 1].options.order);
+  if (clash) throw new SagaDefinitionError(className, `two steps have order ${clash.options.order}`);
+  return sorted;
 }
 
 function resolveHandler(

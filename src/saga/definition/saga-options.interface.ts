@@ -19,6 +19,12 @@ export interface HandlerOptions {
 
 export interface StepOptions extends HandlerOptions {
   /**
+   * Position of the step in the saga, for when declaration order will not do (steps inherited
+   * from a base class, say). Either every step of a saga sets it, each to a different number, or
+   * none does and steps run in declaration order. @defaultValue declaration order
+   */
+  order?: number;
+  /**
    * Also run this step's compensation when the step itself finally fails, for steps whose
    * failed attempt may have left a partial effect behind. @defaultValue false
    */
