@@ -48,6 +48,20 @@ export class SagaDispatcher {
     (unit) => unitJobId(unit.sagaId, unit.seq),
   );
 
+  /**
+   * Enqueues units that Postgres has committed, and never fails: if Redis does not take them now,
+   * the reconciler enqueues them once it does.
+   */
+  async dispatchCommitted(units: DueUnit[]): Promise<void> {
+    try {
+      await this.dispatch(units);
+    } catch (error) {
+      this.logger.warn(
+        `not enqueued yet, left to the reconciler (${(error as Error).message}): ${units.map((u) => u.sagaId).join(', ')}`,
+      );
+    }
+  }
+
   /** The units of committed transitions that schedule one. */
   static nextUnits(transitions: Transition[]): DueUnit[] {
     return transitions

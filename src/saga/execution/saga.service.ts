@@ -6,7 +6,7 @@ import { SagaConflictError } from '../errors/saga-conflict.error.js';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
 import { UnknownSagaError } from '../errors/unknown-saga.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
-import { SagaStore, type CreatedSaga, type DueUnit } from '../store/saga.store.js';
+import { SagaStore, type CreatedSaga, type StoreSql } from '../store/saga.store.js';
 import { assertStorableJson } from '../store/storable-json.js';
 import { CancellationBus } from './cancellation-bus.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
@@ -41,25 +41,29 @@ export class SagaService {
     const parsed = def.input.safeParse(input);
     if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
     const saga = await this.store.create(def, parsed.data, options.idempotencyKey);
-    if (saga.created) await this.enqueue([{ sagaId: saga.id, seq: 1, delayMs: 0 }]);
+    if (saga.created) await this.dispatcher.dispatchCommitted([{ sagaId: saga.id, seq: 1, delayMs: 0 }]);
     return saga;
   }
 
   /** Stops the saga before its next step and compensates what it completed. */
   async cancel(id: string): Promise<SagaSummary> {
+    let stepInFlight = false;
     const summary = await this.operate(id, async (saga, def, sql) => {
       if (!ACTIVE_SAGA_STATUSES.includes(saga.status)) {
         throw new SagaConflictError(`Saga ${id} is already ${saga.status}`);
       }
       await this.store.requestCancel(id, sql);
-      // With an attempt in flight, its outcome is recorded first and the worker then compensates.
-      if (saga.phase === 'step' && !saga.running) return cancelNow(def, { ...saga, cancelRequested: true });
-      return undefined;
+      if (saga.phase !== 'step') return undefined;
+      // With a step in flight, its outcome is recorded first and the worker then compensates.
+      stepInFlight = saga.running;
+      return stepInFlight ? undefined : cancelNow(def, { ...saga, cancelRequested: true });
     });
-    // Committed; now ask the worker running the current step to abort its signal.
-    await this.cancellations
-      .publish(id)
-      .catch((error: Error) => this.logger.warn(`saga ${id}: cancel not signalled (${error.message})`));
+    if (stepInFlight) {
+      // Committed; now ask the worker running the step to abort its signal.
+      await this.cancellations
+        .publish(id)
+        .catch((error: Error) => this.logger.warn(`saga ${id}: cancel not signalled (${error.message})`));
+    }
     return summary;
   }
 
@@ -75,19 +79,14 @@ export class SagaService {
 
   private async operate(
     id: string,
-    decide: (
-      saga: SagaSnapshot,
-      def: SagaDefinition,
-      sql: Parameters<Parameters<SagaStore['withLockedSaga']>[1]>[1],
-    ) => Promise<Transition | undefined>,
+    decide: (saga: SagaSnapshot, def: SagaDefinition, sql: StoreSql) => Promise<Transition | undefined>,
   ): Promise<SagaSummary> {
-    const outcome = await this.store.withLockedSaga(id, async (saga, sql) => {
-      const transition = await decide(saga, this.definition(saga.name), sql);
-      return { transition, result: { saga, transition } };
-    });
+    const outcome = await this.store.withLockedSaga(id, (saga, sql) =>
+      decide(saga, this.definition(saga.name), sql),
+    );
     if (!outcome) throw new SagaNotFoundError(id);
     const { saga, transition } = outcome;
-    if (transition) await this.enqueue(SagaDispatcher.nextUnits([transition]));
+    if (transition) await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits([transition]));
     return { id: saga.id, name: saga.name, status: transition?.status ?? saga.status };
   }
 
@@ -95,16 +94,5 @@ export class SagaService {
     const def = this.registry.find(name);
     if (!def) throw new UnknownSagaError(name);
     return def;
-  }
-
-  private async enqueue(units: DueUnit[]): Promise<void> {
-    try {
-      await this.dispatcher.dispatch(units);
-    } catch (error) {
-      // Already committed in Postgres; the reconciler enqueues it once Redis answers again.
-      this.logger.warn(
-        `not enqueued yet (${(error as Error).message}): ${units.map((u) => u.sagaId).join(', ')}`,
-      );
-    }
   }
 }

@@ -123,11 +123,6 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   private async afterCommit(transition: Transition): Promise<void> {
     this.metrics.recordTransition(transition);
-    try {
-      await this.dispatcher.dispatch(SagaDispatcher.nextUnits([transition]));
-    } catch (error) {
-      // Committed in Postgres already; the reconciler enqueues it once Redis answers again.
-      this.logger.warn(`saga ${transition.sagaId}: next unit not enqueued (${(error as Error).message})`);
-    }
+    await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits([transition]));
   }
 }

@@ -3,9 +3,9 @@ import type postgres from 'postgres';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { ACTIVE_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import type { SagaSnapshot, StepSnapshot, Transition } from '../execution/transition.interface.js';
+import { MicroBatcher } from '../execution/micro-batcher.js';
 import { SagaDatabase } from './saga-database.js';
 import { uuidV7 } from './uuid-v7.js';
-import { MicroBatcher } from '../execution/micro-batcher.js';
 
 interface NewSaga {
   id: string;
@@ -35,16 +35,17 @@ export interface CreatedSaga {
   created: boolean;
 }
 
-type Sql = postgres.Sql | postgres.TransactionSql;
+/** The pool, or a transaction on it. */
+export type StoreSql = postgres.Sql | postgres.TransactionSql;
 
 const ACTIVE = ACTIVE_SAGA_STATUSES as string[];
 
 /**
- * Every write the engine makes. JSON parameters are sent as text and cast in SQL, so they mean the
- * same on any client (drizzle replaces the json serializers of the client it wraps). Each transition is one statement (so one transaction) that also
- * rewrites the saga's outbox columns, and the hot-path statements take many sagas at once so that
- * callers can batch. They are data-modifying CTEs over a JSON recordset, which the query builder
- * cannot express, hence SQL.
+ * Every write the engine makes. Each transition is one statement (so one transaction) that also
+ * rewrites the saga's outbox columns, and the hot-path statements take many sagas at once, so that
+ * concurrent callers share them. They are data-modifying CTEs over a JSON recordset, which the
+ * query builder cannot express, hence SQL. JSON parameters are sent as text and cast in SQL, so
+ * they mean the same on any client (drizzle replaces the json serializers of the client it wraps).
  */
 @Injectable()
 export class SagaStore {
@@ -189,7 +190,7 @@ export class SagaStore {
   /** The saga as it is now, without claiming anything. */
   async snapshot(
     sagaId: string,
-    sql: Sql = this.database.sql,
+    sql: StoreSql = this.database.sql,
     lock = false,
   ): Promise<SagaSnapshot | undefined> {
     const [row] = await sql<SnapshotRow[]>`
@@ -203,7 +204,7 @@ export class SagaStore {
    * Commits transitions, each only if its saga is still at the transition's `seq` and cancel flag.
    * Returns the ids of the sagas whose transition was committed; the others changed meanwhile.
    */
-  async commit(transitions: Transition[], sql: Sql = this.database.sql): Promise<Set<string>> {
+  async commit(transitions: Transition[], sql: StoreSql = this.database.sql): Promise<Set<string>> {
     if (transitions.length === 0) return new Set();
     const payload = transitions.map((t) => ({
       saga_id: t.sagaId,
@@ -263,23 +264,23 @@ export class SagaStore {
   }
 
   /**
-   * Runs `decide` on the saga locked against every other writer, and commits what it returns
-   * (an operator's cancel or retry). `decide` returns `undefined` to change nothing.
+   * Runs `decide` on the saga locked against every other writer, and commits the transition it
+   * returns, if any (an operator's cancel or retry). Nothing when the saga does not exist.
    */
-  async withLockedSaga<T>(
+  async withLockedSaga(
     sagaId: string,
-    decide: (saga: SagaSnapshot, sql: Sql) => Promise<{ transition?: Transition; result: T }>,
-  ): Promise<T | undefined> {
+    decide: (saga: SagaSnapshot, sql: StoreSql) => Promise<Transition | undefined>,
+  ): Promise<{ saga: SagaSnapshot; transition?: Transition } | undefined> {
     return this.database.sql.begin(async (tx) => {
       const saga = await this.snapshot(sagaId, tx, true);
       if (!saga) return undefined;
-      const { transition, result } = await decide(saga, tx);
+      const transition = await decide(saga, tx);
       if (transition) await this.commit([transition], tx);
-      return result;
-    }) as Promise<T | undefined>;
+      return { saga, transition };
+    }) as Promise<{ saga: SagaSnapshot; transition?: Transition } | undefined>;
   }
 
-  async requestCancel(sagaId: string, sql: Sql): Promise<void> {
+  async requestCancel(sagaId: string, sql: StoreSql): Promise<void> {
     await sql`
       WITH s AS (UPDATE sagas SET cancel_requested = true, updated_at = now() WHERE id = ${sagaId} RETURNING id)
       INSERT INTO saga_events (saga_id, type) SELECT id, 'cancel_requested' FROM s`;
@@ -302,7 +303,8 @@ export class SagaStore {
 
 /** Where a walk over overdue units stopped. */
 export interface UnitCursor {
-  dueAt: Date;
+  /** Passed back to Postgres as it came (the drizzle-wrapped pool returns timestamps as text). */
+  dueAt: string | Date;
   sagaId: string;
 }
 
@@ -338,7 +340,7 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
 }
 
 /** The saga's steps as JSON, for a query in which the saga row is aliased `s`. */
-function stepsOf(sql: Sql) {
+function stepsOf(sql: StoreSql) {
   return sql`(SELECT json_agg(json_build_object('index', x.step_index, 'name', x.name, 'status', x.status,
     'attempts', x.attempts, 'output', x.output, 'compensationStatus', x.compensation_status,
     'compensationAttempts', x.compensation_attempts) ORDER BY x.step_index)
