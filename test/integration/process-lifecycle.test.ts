@@ -57,12 +57,20 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
     return started.body.id as string;
   }
 
-  /** Polls Postgres (not a process, which may be the one being killed) until step `name` is running. */
+  /**
+   * Polls Postgres and Redis (not a process, which may be the one being killed) until the handler
+   * of step `name` runs: the step is running (its attempt may be claimed while its job still
+   * waits in the queue) and a worker has taken that job.
+   */
   function stepRunning(id: string, name: string): Promise<true> {
     return waitFor(
       async () => {
-        const [step] = await t.sql`SELECT status FROM saga_steps WHERE saga_id = ${id} AND name = ${name}`;
-        return step?.status === 'running' ? true : undefined;
+        const [step] = await t.sql`
+          SELECT x.status, s.seq FROM saga_steps x JOIN sagas s ON s.id = x.saga_id
+          WHERE x.saga_id = ${id} AND x.name = ${name}`;
+        if (step?.status !== 'running') return undefined;
+        const taken = await t.redis.hget(`${t.queuePrefix}:saga-units:${id}-${step.seq}`, 'processedOn');
+        return taken ? true : undefined;
       },
       { timeoutMs: 15_000, intervalMs: 10, what: `step ${name} of saga ${id} to run` },
     );
@@ -108,20 +116,22 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
       const exit = await first.stop('SIGTERM');
       assert.deepEqual(exit, { code: 0, signal: null }, first.describe());
 
-      // The in-flight attempt of b finished and was recorded before the process exited; nothing is
-      // left claimed, and the closing worker took no further unit.
+      // The in-flight attempt of b finished and was recorded before the process exited. Its commit
+      // claimed c's first attempt, whose job waits in Redis: the closing worker took no further unit.
       assert.deepEqual(
         (await steps(id)).map((s) => [s.name, s.status, s.attempts]),
         [
           ['a', 'completed', 1],
           ['b', 'completed', 1],
-          ['c', 'pending', 0],
+          ['c', 'running', 1],
           ['d', 'pending', 0],
         ],
       );
       const stopped = await sagaRow(id);
       assert.equal(stopped.status, 'running');
-      assert.equal(stopped.running_since, null, 'no attempt is left claimed by the stopped process');
+      assert.equal(stopped.step_index, 2);
+      const [waiting] = await t.redis.lrange(`${t.queuePrefix}:saga-units:wait`, 0, -1);
+      assert.equal(waiting, `${id}-${(await t.sql`SELECT seq FROM sagas WHERE id = ${id}`)[0].seq}`);
 
       await start('worker');
       await waitForStatus(id, 'completed');

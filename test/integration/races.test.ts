@@ -1,10 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
+import type { SagaView } from '../../src/saga/index.js';
 import { SagaRegistry } from '../../src/saga/definition/saga-registry.js';
 import { SagaReconciler } from '../../src/saga/execution/saga-reconciler.js';
 import { SagaService } from '../../src/saga/execution/saga.service.js';
 import { decide } from '../../src/saga/execution/saga-state-machine.js';
+import type { UnitJobData } from '../../src/saga/execution/saga-queue.js';
+import { StepInvoker } from '../../src/saga/execution/step-invoker.js';
 import { StepWorker } from '../../src/saga/execution/step.worker.js';
 import { SagaStore } from '../../src/saga/store/saga.store.js';
 import { Journal, ScriptedSagaModule } from '../support/fixtures/scripted.saga.js';
@@ -51,8 +54,12 @@ describe('races between deliveries of one unit', () => {
     ]);
     assert.deepEqual(results.map((r) => r.has(id)).sort(), [false, true]);
     assert.equal(await count(id, 'step_completed'), 1);
-    const [row] = await t.sql`SELECT seq, step_index, running_since FROM sagas WHERE id = ${id}`;
-    assert.deepEqual({ ...row }, { seq: 2, step_index: 1, running_since: null });
+    // The commit also claimed the next unit, once: b's first attempt.
+    const [row] = await t.sql`
+      SELECT s.seq, s.step_index, s.running_since IS NOT NULL AS claimed, x.status, x.attempts
+      FROM sagas s JOIN saga_steps x ON x.saga_id = s.id AND x.step_index = 1 WHERE s.id = ${id}`;
+    assert.deepEqual({ ...row }, { seq: 2, step_index: 1, claimed: true, status: 'running', attempts: 1 });
+    assert.equal(await count(id, 'step_started'), 3);
     assert.equal(await store.claim(id, 1), undefined, 'the recorded unit can no longer be claimed');
   });
 
@@ -65,7 +72,67 @@ describe('races between deliveries of one unit', () => {
     assert.ok(journal.handlers(id).length >= 1);
     const next = await queue.getJob(`${id}-2`);
     assert.ok(next, 'the next unit is enqueued');
-    assert.deepEqual(next.data, { sagaId: id, seq: 2 });
+    assert.deepEqual([next.data.sagaId, next.data.seq, next.data.claimed], [id, 2, true]);
+  });
+
+  /** Processes the saga's current unit the way a first delivery of its job is processed. */
+  async function processNext(id: string): Promise<Job<UnitJobData>> {
+    const { seq } = (await store.snapshot(id))!;
+    const job = (await queue.getJob(`${id}-${seq}`)) as Job<UnitJobData>;
+    assert.ok(job, `unit ${seq} of ${id} is enqueued`);
+    await t.app.get(StepWorker, { strict: false }).process(job);
+    return job;
+  }
+
+  it('the snapshot a claimed unit carries is the saga as Postgres recorded it, forward and backward', async () => {
+    // a and b complete; c fails for good and compensates itself (compensateOnFailure), then b and a.
+    const id = (await sagas.start('scripted', { script: { c: ['fatal'] } })).id;
+    const carried: string[] = [];
+    for (;;) {
+      const saga = (await store.snapshot(id))!;
+      if (!['pending', 'running', 'compensating'].includes(saga.status)) break;
+      const job = await processNext(id);
+      if (job.data.snapshot) {
+        carried.push(`${job.data.snapshot.phase}:${job.data.snapshot.stepIndex}`);
+        assert.deepEqual(job.data.snapshot, saga, `unit ${saga.seq}`);
+      }
+    }
+    assert.equal((await store.snapshot(id))!.status, 'compensated');
+    assert.deepEqual(carried, ['step:1', 'step:2', 'compensation:2', 'compensation:1', 'compensation:0']);
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'undoC', 'undoB', 'undoA']);
+  });
+
+  it('a cancel signalled before a claimed unit starts stops it: its handler never runs', async () => {
+    const id = await start();
+    await processNext(id); // a completes; its commit claims b
+    const invoker = t.app.get(StepInvoker, { strict: false });
+    await sagas.cancel(id);
+    invoker.signalCancel(id); // what the cancellation bus delivers to every worker process
+    await processNext(id); // b's job: the cancel is seen, b is not run, a is to be undone
+    await processNext(id); // undoA
+    const saga = (await t.http.get(`/sagas/${id}`)).body as SagaView;
+    assert.equal(saga.status, 'compensated');
+    assert.deepEqual(
+      saga.steps!.map((s) => s.status),
+      ['compensated', 'skipped', 'skipped', 'skipped'],
+    );
+    assert.deepEqual(journal.handlers(id), ['a', 'undoA']);
+  });
+
+  it('a cancel whose signal is lost lets the claimed unit run, then undoes it too', async () => {
+    const id = await start();
+    await processNext(id);
+    await sagas.cancel(id); // no signal reaches this process: an api process does not subscribe
+    await processNext(id); // b runs from the snapshot its job carries; recording it finds the cancel
+    await processNext(id); // undoB
+    await processNext(id); // undoA
+    const saga = (await t.http.get(`/sagas/${id}`)).body as SagaView;
+    assert.equal(saga.status, 'compensated');
+    assert.deepEqual(
+      saga.steps!.map((s) => s.status),
+      ['compensated', 'compensated', 'skipped', 'skipped'],
+    );
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'undoB', 'undoA']);
   });
 
   it('a cancel racing a claim either stops the unit or waits for its outcome, never both', async () => {

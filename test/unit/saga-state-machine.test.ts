@@ -12,6 +12,7 @@ import {
   decide,
   retryFailed,
 } from '../../src/saga/execution/saga-state-machine.js';
+import { applyTransition } from '../../src/saga/execution/saga-snapshot.js';
 import {
   SagaEventType,
   type Outcome,
@@ -713,6 +714,83 @@ describe('cancel', () => {
 // Operator retry of a dead-lettered saga
 // ---------------------------------------------------------------------------------------------
 
+describe('the next unit, claimed with the transition when it is due at once', () => {
+  it('a step succeeds: the next step starts its first attempt', () => {
+    const def = definition([{}, {}, {}]);
+    const t = decide(def, runningAt(def, 0), succeeded());
+    assert.deepEqual(t.started, { index: 1, side: 'step', step: 's1', attempt: 1 });
+  });
+
+  it('a retry waiting out its backoff is not claimed; one due at once is, as its next attempt', () => {
+    const def = definition([{ retry: policy(3, { delay: 100 }) }, { retry: policy(3, { delay: 0 }) }]);
+    assert.equal(decide(def, runningAt(def, 0), failed(retryable)).started, undefined);
+    const t = decide(def, runningAt(def, 1, { attempts: 2 }), failed(retryable));
+    assert.equal(t.delayMs, 0);
+    assert.deepEqual(t.started, { index: 1, side: 'step', step: 's1', attempt: 3 });
+  });
+
+  it('a terminal transition claims nothing', () => {
+    const def = definition([{}]);
+    assert.equal(decide(def, runningAt(def, 0), succeeded()).started, undefined);
+  });
+
+  it('a step failing for good starts the compensation below, or its own with compensateOnFailure', () => {
+    const def = definition([{ compensation: true }, { compensation: true, compensateOnFailure: true }]);
+    assert.deepEqual(decide(def, runningAt(def, 1), failed(fatal)).started, {
+      index: 1,
+      side: 'compensation',
+      step: 's1',
+      attempt: 1,
+    });
+    const plain = definition([{ compensation: true }, { compensation: true }]);
+    assert.deepEqual(decide(plain, runningAt(plain, 1), failed(fatal)).started, {
+      index: 0,
+      side: 'compensation',
+      step: 's0',
+      attempt: 1,
+    });
+  });
+
+  it('an operator retry starts the compensation again at attempt 1', () => {
+    const def = definition([{ compensation: true }, { compensation: policy(2) }]);
+    const saga = compensatingAt(def, 1, 2, { attempts: 2 });
+    saga.status = SagaStatus.Failed;
+    saga.running = false;
+    assert.deepEqual(retryFailed(def, saga).started, {
+      index: 1,
+      side: 'compensation',
+      step: 's1',
+      attempt: 1,
+    });
+  });
+
+  it('a cancel with nothing in flight starts the compensation of the last completed step', () => {
+    const def = definition([{ compensation: true }, {}]);
+    const saga = { ...runningAt(def, 1), running: false, cancelRequested: true };
+    saga.steps[1] = stepSnap(1);
+    assert.deepEqual(cancelNow(def, saga).started, {
+      index: 0,
+      side: 'compensation',
+      step: 's0',
+      attempt: 1,
+    });
+  });
+
+  it('a claimed step that a cancel stopped before it ran goes back to pending', () => {
+    const def = definition([{ compensation: true }, {}]);
+    const saga = runningAt(def, 1, { cancelRequested: true });
+    const t = decide(def, saga, { kind: 'cancelled' });
+    assert.deepEqual(t.step, {
+      index: 1,
+      side: 'step',
+      status: StepStatus.Pending,
+      error: null,
+      finished: false,
+    });
+    assert.equal(applyTransition(saga, t).steps[1].status, StepStatus.Pending);
+  });
+});
+
 describe('retryFailed', () => {
   function deadLettered(): { def: SagaDefinition; saga: SagaSnapshot } {
     const def = definition([
@@ -775,8 +853,12 @@ describe('retryFailed', () => {
 // A small model of the store, to drive whole sagas through decide()
 // ---------------------------------------------------------------------------------------------
 
-/** What the store's claim does: count the attempt and mark the unit running. */
+/**
+ * What the store's claim does: count the attempt and mark the unit running. A unit that the commit
+ * scheduling it claimed already runs as it is (its job's first delivery).
+ */
 function claim(saga: SagaSnapshot): SagaSnapshot {
+  if (saga.running) return saga;
   const steps = saga.steps.map((s) => ({ ...s }));
   const step = steps[saga.stepIndex];
   if (saga.phase === 'step') {
@@ -796,26 +878,8 @@ function claim(saga: SagaSnapshot): SagaSnapshot {
 function apply(saga: SagaSnapshot, t: Transition): SagaSnapshot {
   assert.equal(t.seq, saga.seq, 'a transition is decided at the snapshot seq');
   assert.equal(t.cancelSeen, saga.cancelRequested, 'a transition carries the cancel flag it saw');
-  const steps = saga.steps.map((s) => ({ ...s }));
-  if (t.step) {
-    const s = steps[t.step.index];
-    s.status = t.step.status;
-    if (t.step.side === 'step') {
-      s.output = t.step.output ?? null;
-    } else {
-      s.compensationStatus = t.step.compensationStatus ?? s.compensationStatus;
-      if (t.step.resetAttempts) s.compensationAttempts = 0;
-    }
-  }
-  return {
-    ...saga,
-    seq: saga.seq + 1,
-    status: t.status,
-    phase: t.phase,
-    stepIndex: t.stepIndex,
-    running: false,
-    steps,
-  };
+  assert.equal(t.started !== undefined, t.delayMs === 0, 'a unit due at once is claimed by the commit');
+  return applyTransition(saga, t);
 }
 
 function startOf(def: SagaDefinition): SagaSnapshot {

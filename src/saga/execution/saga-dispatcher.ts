@@ -2,12 +2,18 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
-import type { Transition } from './transition.interface.js';
+import { applyTransition } from './saga-snapshot.js';
+import type { SagaSnapshot, Transition } from './transition.interface.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
 import { SAGA_QUEUE, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
 
 const DISPATCH_TIMEOUT_MS = 2000;
+/** A larger snapshot costs Redis more than reading it back from Postgres does. */
+const MAX_SNAPSHOT_CHARS = 16_384;
+
+/** A unit to enqueue, with what its job carries. */
+export type DispatchUnit = DueUnit & Pick<UnitJobData, 'snapshot' | 'committedAt'>;
 
 /** Puts units that Postgres has already committed onto BullMQ. */
 @Injectable()
@@ -29,17 +35,17 @@ export class SagaDispatcher {
    * committed already, so a caller must never wait for Redis (the reconciler enqueues them later).
    * Concurrent calls share one round trip.
    */
-  async dispatch(units: DueUnit[]): Promise<void> {
+  async dispatch(units: DispatchUnit[]): Promise<void> {
     await Promise.all(units.map((unit) => this.adds.push(unit)));
   }
 
-  private readonly adds = new MicroBatcher<DueUnit, void>(
+  private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
       const adding = this.queue.addBulk(
-        units.map(({ sagaId, seq, delayMs }) => ({
+        units.map(({ delayMs, ...data }) => ({
           name: 'unit',
-          data: { sagaId, seq },
-          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
+          data,
+          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(data.sagaId, data.seq), delay: Math.max(0, delayMs) },
         })),
       );
       await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
@@ -52,7 +58,7 @@ export class SagaDispatcher {
    * Enqueues units that Postgres has committed, and never fails: if Redis does not take them now,
    * the reconciler enqueues them once it does.
    */
-  async dispatchCommitted(units: DueUnit[]): Promise<void> {
+  async dispatchCommitted(units: DispatchUnit[]): Promise<void> {
     try {
       await this.dispatch(units);
     } catch (error) {
@@ -62,11 +68,18 @@ export class SagaDispatcher {
     }
   }
 
-  /** The units of committed transitions that schedule one. */
-  static nextUnits(transitions: Transition[]): DueUnit[] {
-    return transitions
-      .filter((t) => t.delayMs !== null)
-      .map((t) => ({ sagaId: t.sagaId, seq: t.seq + 1, delayMs: t.delayMs! }));
+  /**
+   * The unit that a committed transition schedules, if any. One that the commit claimed carries the
+   * saga as the commit left it, so that its worker needs no read; unless that is too large to be
+   * worth sending through Redis.
+   */
+  static nextUnits(saga: SagaSnapshot, t: Transition): DispatchUnit[] {
+    if (t.delayMs === null) return [];
+    const unit: DispatchUnit = { sagaId: t.sagaId, seq: t.seq + 1, delayMs: t.delayMs, claimed: !!t.started };
+    if (!t.started) return [unit];
+    const snapshot = applyTransition(saga, t);
+    if (JSON.stringify(snapshot).length > MAX_SNAPSHOT_CHARS) return [unit];
+    return [{ ...unit, snapshot, committedAt: Date.now() }];
   }
 
   /** Which of these units have no job in Redis (lost with a Redis restart, or never enqueued). */

@@ -1,12 +1,22 @@
 import type { JobsOptions } from 'bullmq';
+import type { SagaSnapshot } from './transition.interface.js';
 
 /** The one BullMQ queue that carries every step and compensation attempt of every saga. */
 export const SAGA_QUEUE = 'saga-units';
 
-/** A job only points at a unit; what to run is read from Postgres when the job is processed. */
+/**
+ * A job points at a unit. What to run is read from Postgres when the job is processed, unless the
+ * job carries the snapshot that the commit scheduling the unit left behind (see StepWorker).
+ */
 export interface UnitJobData {
   sagaId: string;
   seq: number;
+  /** The commit that scheduled the unit also claimed its first attempt. */
+  claimed: boolean;
+  /** The saga as that commit left it, when small enough to travel with the job. */
+  snapshot?: SagaSnapshot;
+  /** When that commit returned, by the clock of the process that enqueued the job. */
+  committedAt?: number;
 }
 
 /** Deterministic, so that enqueueing the same unit twice (relay and reconciler) makes one job. */

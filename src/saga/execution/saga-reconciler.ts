@@ -11,7 +11,7 @@ import { SagaStore, type UnitCursor } from '../store/saga.store.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 
 /** A unit committed this recently may still be on its way to Redis from the worker that committed it. */
-const GRACE_MS = 1000;
+export const RECONCILE_GRACE_MS = 1000;
 const PAGE_SIZE = 500;
 
 /**
@@ -48,7 +48,7 @@ export class SagaReconciler implements OnApplicationBootstrap, BeforeApplication
 
   /** Checks one page of overdue units and enqueues those missing from Redis; returns how many it enqueued. */
   async reconcile(): Promise<number> {
-    const page = await this.store.overdueUnits(GRACE_MS, PAGE_SIZE, this.cursor);
+    const page = await this.store.overdueUnits(RECONCILE_GRACE_MS, PAGE_SIZE, this.cursor);
     // Walk every overdue unit over successive ticks, then start again from the oldest.
     this.cursor = page.length === PAGE_SIZE ? page[page.length - 1] : undefined;
     const missing = await this.dispatcher.missing(page);

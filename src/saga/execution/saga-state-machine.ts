@@ -23,22 +23,28 @@ export function decide(
   outcome: Outcome,
   random: () => number = Math.random,
 ): Transition {
-  return saga.phase === 'step'
-    ? decideStep(def, saga, outcome, random)
-    : decideCompensation(def, saga, outcome, random);
+  return startingNext(
+    saga,
+    saga.phase === 'step'
+      ? decideStep(def, saga, outcome, random)
+      : decideCompensation(def, saga, outcome, random),
+  );
 }
 
 export const CANCELLED_ERROR: SagaError = toSagaError(new SagaCancelledError());
 
 /** A cancel while no attempt is in flight: stop before the next step and compensate. */
 export function cancelNow(def: SagaDefinition, saga: SagaSnapshot): Transition {
-  return compensateBelow(def, saga, saga.steps, saga.stepIndex + 1, CANCELLED_ERROR, [], true);
+  return startingNext(
+    saga,
+    compensateBelow(def, saga, saga.steps, saga.stepIndex + 1, CANCELLED_ERROR, [], true),
+  );
 }
 
 /** Resume a dead-lettered saga at the compensation that exhausted its retries, with a fresh budget. */
 export function retryFailed(def: SagaDefinition, saga: SagaSnapshot): Transition {
   const step = saga.steps[saga.stepIndex];
-  return {
+  return startingNext(saga, {
     ...base(saga),
     status: SagaStatus.Compensating,
     phase: 'compensation',
@@ -54,7 +60,19 @@ export function retryFailed(def: SagaDefinition, saga: SagaSnapshot): Transition
       resetAttempts: true,
     },
     events: [{ type: SagaEventType.SagaRetried, step: step.name }],
-  };
+  });
+}
+
+/**
+ * A unit due at once is claimed by the commit of the transition that schedules it: its attempt is
+ * counted from the steps as that transition leaves them.
+ */
+function startingNext(saga: SagaSnapshot, t: Transition): Transition {
+  if (t.delayMs !== 0) return t;
+  const step = saga.steps[t.stepIndex];
+  const resetHere = t.step?.resetAttempts === true && t.step.index === step.index;
+  const previous = t.phase === 'step' ? step.attempts : resetHere ? 0 : step.compensationAttempts;
+  return { ...t, started: { index: step.index, side: t.phase, step: step.name, attempt: previous + 1 } };
 }
 
 function decideStep(
@@ -67,7 +85,22 @@ function decideStep(
   const step = saga.steps[saga.stepIndex];
 
   if (outcome.kind === 'cancelled') {
-    return compensateBelow(def, saga, saga.steps, step.index + 1, CANCELLED_ERROR, [], saga.cancelRequested);
+    const stopped = compensateBelow(
+      def,
+      saga,
+      saga.steps,
+      step.index + 1,
+      CANCELLED_ERROR,
+      [],
+      saga.cancelRequested,
+    );
+    // Claimed with the previous transition but never run: it goes back to pending, and shows as skipped.
+    return step.status === StepStatus.Running
+      ? {
+          ...stopped,
+          step: { index: step.index, side: 'step', status: StepStatus.Pending, error: null, finished: false },
+        }
+      : stopped;
   }
 
   if (outcome.kind === 'succeeded') {

@@ -41,7 +41,9 @@ export class SagaService {
     const parsed = def.input.safeParse(input);
     if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
     const saga = await this.store.create(def, parsed.data, options.idempotencyKey);
-    if (saga.created) await this.dispatcher.dispatchCommitted([{ sagaId: saga.id, seq: 1, delayMs: 0 }]);
+    if (saga.created) {
+      await this.dispatcher.dispatchCommitted([{ sagaId: saga.id, seq: 1, delayMs: 0, claimed: false }]);
+    }
     return saga;
   }
 
@@ -86,7 +88,7 @@ export class SagaService {
     );
     if (!outcome) throw new SagaNotFoundError(id);
     const { saga, transition } = outcome;
-    if (transition) await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits([transition]));
+    if (transition) await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
     return { id: saga.id, name: saga.name, status: transition?.status ?? saga.status };
   }
 

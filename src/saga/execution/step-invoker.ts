@@ -21,6 +21,8 @@ interface RunningAttempt {
 export class StepInvoker {
   /** Attempts in flight in this process, so that shutdown and cancels can reach them. */
   private readonly running = new Set<RunningAttempt>();
+  /** Sagas cancelled lately, by when they were signalled, so that a unit not started yet learns of it too. */
+  private readonly cancelled = new Map<string, number>();
 
   async invoke(def: SagaDefinition, saga: SagaSnapshot): Promise<Outcome> {
     const stepDef = def.steps[saga.stepIndex];
@@ -77,12 +79,33 @@ export class StepInvoker {
    * completed anyway is recorded, and compensated.
    */
   signalCancel(sagaId: string): void {
+    this.rememberCancel(sagaId);
     for (const attempt of this.running) {
       if (attempt.sagaId === sagaId && !attempt.compensating)
         attempt.controller.abort(new SagaCancelledError());
     }
   }
+
+  /** Whether a cancel of the saga was signalled to this process lately. */
+  cancelSignalled(sagaId: string): boolean {
+    const at = this.cancelled.get(sagaId);
+    return at !== undefined && Date.now() - at < CANCEL_MEMORY_MS;
+  }
+
+  private rememberCancel(sagaId: string): void {
+    this.cancelled.delete(sagaId);
+    this.cancelled.set(sagaId, Date.now());
+    // Oldest first, in insertion order: drop what is too old, or too many.
+    for (const [id, at] of this.cancelled) {
+      if (this.cancelled.size <= CANCEL_MEMORY_SIZE && Date.now() - at < CANCEL_MEMORY_MS) break;
+      this.cancelled.delete(id);
+    }
+  }
 }
+
+/** Remembered long enough to cover any unit that was queued when the cancel came. */
+const CANCEL_MEMORY_MS = 10 * 60_000;
+const CANCEL_MEMORY_SIZE = 10_000;
 
 /** Outputs are stored as JSON; one that cannot be is a bug in the step, so retrying will not help. */
 function toJson(output: unknown): unknown {

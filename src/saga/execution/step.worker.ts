@@ -14,6 +14,7 @@ import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-mod
 import { SagaStore } from '../store/saga.store.js';
 import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
+import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
 import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
 import { decide } from './saga-state-machine.js';
 import { StepInvoker } from './step-invoker.js';
@@ -78,7 +79,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async process(job: Job<UnitJobData>): Promise<void> {
-    const saga = await this.store.claim(job.data.sagaId, job.data.seq);
+    const saga = await this.unitToRun(job);
     // Already recorded (a duplicate or stale delivery): acknowledge without calling the handler.
     if (!saga) return;
     const def = this.registry.find(saga.name);
@@ -88,6 +89,23 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const outcome = await this.run(def, saga);
     this.metrics.recordAttempt(saga, outcome, (performance.now() - started) / 1000);
     await this.record(def, saga, outcome);
+  }
+
+  /**
+   * The snapshot to run the job's unit with, with its attempt counted; nothing if the unit was
+   * recorded already or the saga is terminal. The first delivery of a unit claimed by the commit
+   * that scheduled it runs that attempt, with the snapshot the job carries when it can trust it; any
+   * later delivery (its worker died, or could not record) claims a new attempt.
+   */
+  private unitToRun(job: Job<UnitJobData>): Promise<SagaSnapshot | undefined> | SagaSnapshot {
+    const { sagaId, seq, claimed, snapshot, committedAt } = job.data;
+    if (!claimed || job.attemptsStarted > 1) return this.store.claim(sagaId, seq);
+    // A job enqueued long after its commit may have lost a race with the reconciler, which enqueues
+    // the same unit once it is overdue: that job may have run and been recorded already. A cancel
+    // since the commit is not in the snapshot either.
+    const fresh = committedAt !== undefined && job.timestamp - committedAt < RECONCILE_GRACE_MS / 2;
+    if (snapshot && fresh && !this.invoker.cancelSignalled(sagaId)) return snapshot;
+    return this.store.current(sagaId, seq);
   }
 
   private run(def: SagaDefinition, saga: SagaSnapshot): Promise<Outcome> | Outcome {
@@ -112,7 +130,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     let saga = claimed;
     for (;;) {
       const transition = decide(def, saga, outcome);
-      if (await patiently(() => this.store.record(transition), patience)) return this.afterCommit(transition);
+      if (await patiently(() => this.store.record(transition), patience))
+        return this.afterCommit(saga, transition);
       const current = await patiently(() => this.store.snapshot(saga.id), patience);
       // Another delivery of this unit recorded its outcome first: the transition happens once.
       if (!current || current.seq !== claimed.seq) return;
@@ -121,8 +140,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  private async afterCommit(transition: Transition): Promise<void> {
+  private async afterCommit(saga: SagaSnapshot, transition: Transition): Promise<void> {
     this.metrics.recordTransition(transition);
-    await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits([transition]));
+    await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
   }
 }

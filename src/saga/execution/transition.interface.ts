@@ -73,6 +73,16 @@ export interface EventDraft {
   data?: Record<string, unknown>;
 }
 
+/** The attempt of the next unit that a transition starts, when that unit is due at once. */
+export interface StartedAttempt {
+  index: number;
+  side: Phase;
+  /** The step's name, for the event. */
+  step: string;
+  /** The attempt's number, counted from 1 for each side of each step. */
+  attempt: number;
+}
+
 /**
  * One saga transition, committed in one Postgres statement together with the next unit of work
  * it schedules (`delayMs`), only if the saga is still at `seq` and its cancel flag is still `cancelSeen`.
@@ -90,4 +100,9 @@ export interface Transition {
   error?: SagaError | null;
   step?: StepPatch;
   events: EventDraft[];
+  /**
+   * Set when the next unit is due at once: the same statement claims it (counts its attempt and
+   * marks it running), so that its job runs without a claim of its own.
+   */
+  started?: StartedAttempt;
 }

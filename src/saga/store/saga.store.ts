@@ -1,8 +1,21 @@
 import { Injectable } from '@nestjs/common';
 import type postgres from 'postgres';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
-import { ACTIVE_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
-import type { SagaSnapshot, StepSnapshot, Transition } from '../execution/transition.interface.js';
+import {
+  ACTIVE_SAGA_STATUSES,
+  CompensationStatus,
+  StepStatus,
+  type Phase,
+  type SagaStatus,
+} from '../saga-status.js';
+import {
+  SagaEventType,
+  type EventDraft,
+  type SagaSnapshot,
+  type StartedAttempt,
+  type StepSnapshot,
+  type Transition,
+} from '../execution/transition.interface.js';
 import { MicroBatcher } from '../execution/micro-batcher.js';
 import { SagaDatabase } from './saga-database.js';
 import { uuidV7 } from './uuid-v7.js';
@@ -26,6 +39,8 @@ export interface DueUnit {
   sagaId: string;
   seq: number;
   delayMs: number;
+  /** Its attempt is counted and marked running already (by the commit that scheduled it, or a claim). */
+  claimed: boolean;
 }
 
 export interface CreatedSaga {
@@ -146,7 +161,8 @@ export class SagaStore {
           status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
           running_since = now(), updated_at = now()
         FROM u
-        WHERE sagas.id = u."sagaId" AND sagas.seq = u.seq AND sagas.status IN ${sql(ACTIVE)}
+        WHERE sagas.id = ANY(${uuidArray(units.map((u) => u.sagaId))}::uuid[]) AND sagas.id = u."sagaId" AND sagas.seq = u.seq
+          AND sagas.status IN ${sql(ACTIVE)}
         RETURNING sagas.id, sagas.name, sagas.version, sagas.status, sagas.seq, sagas.phase, sagas.step_index,
           sagas.cancel_requested, sagas.input
       ), claimed AS (
@@ -159,7 +175,8 @@ export class SagaStore {
           compensation_started_at = CASE WHEN s.phase = 'compensation'
             THEN coalesce(t.compensation_started_at, now()) ELSE t.compensation_started_at END
         FROM s
-        WHERE t.saga_id = s.id AND t.step_index = s.step_index AND NOT (s.phase = 'step' AND s.cancel_requested)
+        WHERE t.saga_id = ANY(${uuidArray(units.map((u) => u.sagaId))}::uuid[])
+          AND t.saga_id = s.id AND t.step_index = s.step_index AND NOT (s.phase = 'step' AND s.cancel_requested)
         RETURNING t.saga_id, t.step_index AS index, t.name, t.status, t.attempts, t.output,
           t.compensation_status AS "compensationStatus", t.compensation_attempts AS "compensationAttempts"
       ), ev AS (
@@ -185,6 +202,12 @@ export class SagaStore {
       const snapshot = byId.get(unit.sagaId);
       return snapshot?.seq === unit.seq ? snapshot : undefined;
     });
+  }
+
+  /** The saga at its `seq`-th unit, without claiming anything; nothing if it moved on or is terminal. */
+  async current(sagaId: string, seq: number): Promise<SagaSnapshot | undefined> {
+    const saga = await this.snapshot(sagaId);
+    return saga?.seq === seq && ACTIVE_SAGA_STATUSES.includes(saga.status) ? saga : undefined;
   }
 
   /** The saga as it is now, without claiming anything. */
@@ -218,41 +241,53 @@ export class SagaStore {
       output: t.output ?? null,
       set_error: t.error !== undefined,
       error: t.error ?? null,
-      step: t.step ? { ...t.step, output: t.step.output ?? null } : null,
-      events: t.events,
+      started: t.started !== undefined,
+      steps: stepRowPatches(t),
+      events: t.started ? [...t.events, startedEvent(t.started)] : t.events,
     }));
     const rows = await sql<{ id: string }[]>`
       WITH t AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(payload)}::text::jsonb) AS t(
           saga_id uuid, seq int, cancel_seen boolean, status text, phase text, step_index int, delay_ms int,
-          set_output boolean, output jsonb, set_error boolean, error jsonb, step jsonb, events jsonb)
+          set_output boolean, output jsonb, set_error boolean, error jsonb, started boolean, steps jsonb,
+          events jsonb)
       ), s AS (
         UPDATE sagas SET
           seq = sagas.seq + 1, status = t.status, phase = t.phase, step_index = t.step_index,
           due_at = now() + t.delay_ms * interval '1 millisecond',
-          running_since = NULL,
+          running_since = CASE WHEN t.started THEN now() END,
           output = CASE WHEN t.set_output THEN t.output ELSE sagas.output END,
           error = CASE WHEN t.set_error THEN t.error ELSE sagas.error END,
           updated_at = now(),
           completed_at = CASE WHEN t.delay_ms IS NULL THEN now() END
         FROM t
-        WHERE sagas.id = t.saga_id AND sagas.seq = t.seq AND sagas.cancel_requested = t.cancel_seen
+        WHERE sagas.id = ANY(${uuidArray(transitions.map((t) => t.sagaId))}::uuid[])
+          AND sagas.id = t.saga_id AND sagas.seq = t.seq AND sagas.cancel_requested = t.cancel_seen
         RETURNING sagas.id
       ), steps AS (
         UPDATE saga_steps x SET
           status = p.status,
-          output = CASE WHEN p.side = 'step' THEN p.output ELSE x.output END,
-          error = CASE WHEN p.side = 'step' THEN p.error ELSE x.error END,
-          finished_at = CASE WHEN p.side = 'step' AND p.finished THEN now() ELSE x.finished_at END,
-          compensation_status = CASE WHEN p.side = 'compensation' THEN p."compensationStatus" ELSE x.compensation_status END,
-          compensation_error = CASE WHEN p.side = 'compensation' THEN p.error ELSE x.compensation_error END,
-          compensation_finished_at = CASE WHEN p.side = 'compensation' AND p.finished
+          output = CASE WHEN p.set_output THEN p.output ELSE x.output END,
+          error = CASE WHEN p.set_error THEN p.error ELSE x.error END,
+          finished_at = CASE WHEN p.finished THEN now() ELSE x.finished_at END,
+          attempts = x.attempts + (p.start IS NOT DISTINCT FROM 'step')::int,
+          started_at = CASE WHEN p.start = 'step' THEN coalesce(x.started_at, now()) ELSE x.started_at END,
+          compensation_status = coalesce(p.compensation_status, x.compensation_status),
+          compensation_error = CASE WHEN p.set_compensation_error
+            THEN p.compensation_error ELSE x.compensation_error END,
+          compensation_finished_at = CASE WHEN p.compensation_finished
             THEN now() ELSE x.compensation_finished_at END,
-          compensation_attempts = CASE WHEN p."resetAttempts" THEN 0 ELSE x.compensation_attempts END
+          compensation_attempts = CASE WHEN p.reset_compensation_attempts THEN 0 ELSE x.compensation_attempts END
+            + (p.start IS NOT DISTINCT FROM 'compensation')::int,
+          compensation_started_at = CASE WHEN p.start = 'compensation'
+            THEN coalesce(x.compensation_started_at, now()) ELSE x.compensation_started_at END
         FROM t JOIN s ON s.id = t.saga_id,
-          jsonb_to_record(t.step) AS p(index int, side text, status text, "compensationStatus" text,
-            output jsonb, error jsonb, finished boolean, "resetAttempts" boolean)
-        WHERE t.step IS NOT NULL AND x.saga_id = t.saga_id AND x.step_index = p.index
+          jsonb_to_recordset(t.steps) AS p(index int, status text, set_output boolean, output jsonb,
+            set_error boolean, error jsonb, finished boolean, compensation_status text,
+            set_compensation_error boolean, compensation_error jsonb, compensation_finished boolean,
+            reset_compensation_attempts boolean, start text)
+        WHERE x.saga_id = ANY(${uuidArray(transitions.map((t) => t.sagaId))}::uuid[])
+          AND x.saga_id = t.saga_id AND x.step_index = p.index
       ), ev AS (
         INSERT INTO saga_events (saga_id, type, step, attempt, data)
         SELECT t.saga_id, e.value->>'type', e.value->>'step', (e.value->>'attempt')::int, e.value->'data'
@@ -294,7 +329,7 @@ export class SagaStore {
   async overdueUnits(graceMs: number, limit: number, cursor?: UnitCursor): Promise<(DueUnit & UnitCursor)[]> {
     const { sql } = this.database;
     return sql<(DueUnit & UnitCursor)[]>`
-      SELECT id AS "sagaId", seq, 0 AS "delayMs", due_at AS "dueAt" FROM sagas
+      SELECT id AS "sagaId", seq, 0 AS "delayMs", running_since IS NOT NULL AS claimed, due_at AS "dueAt" FROM sagas
       WHERE status IN ${sql(ACTIVE)} AND due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (due_at, id) > (${cursor.dueAt}, ${cursor.sagaId})` : sql``}
       ORDER BY due_at, id LIMIT ${limit}`;
@@ -337,6 +372,77 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
     input: row.input,
     steps: row.steps,
   };
+}
+
+/**
+ * Saga ids as one array literal. Every hot statement also names its rows this way, so that the
+ * planner looks them up by key however small the table was when it cached the plan.
+ */
+function uuidArray(ids: string[]): string {
+  return `{${ids.join(',')}}`;
+}
+
+/** New values for one step row, of both its sides: what a transition's patch and the attempt it starts write. */
+interface StepRowPatch {
+  index: number;
+  status: string;
+  set_output?: boolean;
+  output?: unknown;
+  set_error?: boolean;
+  error?: unknown;
+  finished?: boolean;
+  compensation_status?: string;
+  set_compensation_error?: boolean;
+  compensation_error?: unknown;
+  compensation_finished?: boolean;
+  reset_compensation_attempts?: boolean;
+  start?: Phase;
+}
+
+/** One patch per row: a transition may finish one side of a step and start the other side of the same step. */
+function stepRowPatches(t: Transition): StepRowPatch[] {
+  const rows = new Map<number, StepRowPatch>();
+  const patch = t.step;
+  if (patch?.side === 'step') {
+    rows.set(patch.index, {
+      index: patch.index,
+      status: patch.status,
+      set_output: true,
+      output: patch.output ?? null,
+      set_error: true,
+      error: patch.error,
+      finished: patch.finished,
+    });
+  } else if (patch) {
+    rows.set(patch.index, {
+      index: patch.index,
+      status: patch.status,
+      compensation_status: patch.compensationStatus,
+      set_compensation_error: true,
+      compensation_error: patch.error,
+      compensation_finished: patch.finished,
+      reset_compensation_attempts: patch.resetAttempts ?? false,
+    });
+  }
+  const started = t.started;
+  if (started) {
+    const side: Partial<StepRowPatch> =
+      started.side === 'step'
+        ? { status: StepStatus.Running }
+        : { status: StepStatus.Compensating, compensation_status: CompensationStatus.Running };
+    rows.set(started.index, {
+      ...rows.get(started.index),
+      index: started.index,
+      ...side,
+      start: started.side,
+    } as StepRowPatch);
+  }
+  return [...rows.values()];
+}
+
+function startedEvent(started: StartedAttempt): EventDraft {
+  const type = started.side === 'step' ? SagaEventType.StepStarted : SagaEventType.CompensationStarted;
+  return { type, step: started.step, attempt: started.attempt };
 }
 
 /** The saga's steps as JSON, for a query in which the saga row is aliased `s`. */
