@@ -3,6 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import { Queue, type Job } from 'bullmq';
 import type { SagaView } from '../../src/saga/index.js';
 import { SagaRegistry } from '../../src/saga/definition/saga-registry.js';
+import { SagaDispatcher } from '../../src/saga/execution/saga-dispatcher.js';
 import { SagaReconciler } from '../../src/saga/execution/saga-reconciler.js';
 import { SagaService } from '../../src/saga/execution/saga.service.js';
 import { decide } from '../../src/saga/execution/saga-state-machine.js';
@@ -23,9 +24,11 @@ describe('races between deliveries of one unit', () => {
   let sagas: SagaService;
   let journal: Journal;
   let queue: Queue;
+  let dispatcher: SagaDispatcher;
 
   before(async () => {
     t = await startTestApp({ sagaModules: [ScriptedSagaModule], env: { SAGA_ROLE: 'api' } });
+    dispatcher = t.app.get(SagaDispatcher, { strict: false });
     store = t.app.get(SagaStore, { strict: false });
     sagas = t.app.get(SagaService, { strict: false });
     journal = t.app.get(Journal);
@@ -68,6 +71,7 @@ describe('races between deliveries of one unit', () => {
     const worker = t.app.get(StepWorker, { strict: false });
     const job = { data: { sagaId: id, seq: 1 } } as Parameters<StepWorker['process']>[0];
     await Promise.all([worker.process(job), worker.process(job), worker.process(job)]);
+    await dispatcher.drain();
     assert.equal(await count(id, 'step_completed'), 1);
     assert.ok(journal.handlers(id).length >= 1);
     const next = await queue.getJob(`${id}-2`);
@@ -81,6 +85,7 @@ describe('races between deliveries of one unit', () => {
     const job = (await queue.getJob(`${id}-${seq}`)) as Job<UnitJobData>;
     assert.ok(job, `unit ${seq} of ${id} is enqueued`);
     await t.app.get(StepWorker, { strict: false }).process(job);
+    await dispatcher.drain();
     return job;
   }
 

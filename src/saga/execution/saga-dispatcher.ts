@@ -55,6 +55,24 @@ export class SagaDispatcher {
   );
 
   /**
+   * Like dispatchCommitted, without keeping the caller waiting: a worker acknowledges its job once
+   * the transition is committed, and takes its next job while the next unit is on its way to Redis.
+   */
+  dispatchInBackground(units: DispatchUnit[]): void {
+    const dispatching: Promise<void> = this.dispatchCommitted(units).finally(() =>
+      this.inBackground.delete(dispatching),
+    );
+    this.inBackground.add(dispatching);
+  }
+
+  /** Waits for the dispatches in the background; each ends within the Redis timeout. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inBackground);
+  }
+
+  private readonly inBackground = new Set<Promise<void>>();
+
+  /**
    * Enqueues units that Postgres has committed, and never fails: if Redis does not take them now,
    * the reconciler enqueues them once it does.
    */

@@ -60,10 +60,18 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     );
   }
 
-  /** Stops taking jobs, lets in-flight attempts finish within the grace period, then aborts and releases them. */
+  /**
+   * Stops taking jobs, lets in-flight attempts finish within the grace period, then aborts and
+   * releases them; and lets the units their transitions scheduled reach Redis.
+   */
   async beforeApplicationShutdown(): Promise<void> {
     if (!this.worker) return;
-    const closing = this.worker.close();
+    await this.closeWorker();
+    await this.dispatcher.drain();
+  }
+
+  private async closeWorker(): Promise<void> {
+    const closing = this.worker!.close();
     try {
       await within(closing, this.options.shutdownGraceMs, 'finishing in-flight attempts');
     } catch {
@@ -140,8 +148,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  private async afterCommit(saga: SagaSnapshot, transition: Transition): Promise<void> {
+  private afterCommit(saga: SagaSnapshot, transition: Transition): void {
     this.metrics.recordTransition(transition);
-    await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
+    this.dispatcher.dispatchInBackground(SagaDispatcher.nextUnits(saga, transition));
   }
 }
