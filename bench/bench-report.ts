@@ -31,7 +31,8 @@ function throughputSection(results: BenchResults): string {
   if (runs.length === 0) return '';
   const lines = [
     `Throughput: ${settings.sagas.toLocaleString('en-US')} three-step no-op sagas, worker concurrency ` +
-      `${settings.concurrency}, one process, ${settings.inFlight} sagas kept in flight ` +
+      `${settings.concurrency}, one process, ${settings.inFlight} sagas kept in flight, measured after ` +
+      `${settings.warmupSagas.toLocaleString('en-US')} warm-up sagas ` +
       `(engine: started with ${settings.sagaStartedVia})`,
     renderTable(
       ['', 'sagas/s', 'steps/s', 'seconds', 'step→step p50 ms', 'p99 ms', 'max ms', 'peak RSS MB'],

@@ -49,18 +49,20 @@ export function costPerStepTransition(
   baseline?: ThroughputMeasurement,
 ): NonNullable<BenchResults['costPerStepTransition']> {
   const per = (count: number, steps: number) => Math.round((count / steps) * 100) / 100;
+  // The servers counted the warm-up too; the client counters and the CPU clock did not.
+  const serverSteps = (run: ThroughputMeasurement) => (run.steps * (run.sagas + run.warmupSagas)) / run.sagas;
   const postgres = engine.server.postgres!;
   return {
-    postgresTransactions: per(postgres.transactions, engine.steps),
-    postgresActiveMs: Math.round((postgres.activeMs / engine.steps) * 1000) / 1000,
+    postgresTransactions: per(postgres.transactions, serverSteps(engine)),
+    postgresActiveMs: Math.round((postgres.activeMs / serverSteps(engine)) * 1000) / 1000,
     processCpuMs: Math.round((engine.cpuMs / engine.steps) * 1000) / 1000,
     baselineProcessCpuMs: baseline && Math.round((baseline.cpuMs / baseline.steps) * 1000) / 1000,
     postgresStatementsSent: per(engine.client.postgresStatements, engine.steps),
     postgresStatementsExecuted:
-      postgres.statements === undefined ? null : per(postgres.statements, engine.steps),
+      postgres.statements === undefined ? null : per(postgres.statements, serverSteps(engine)),
     redisCommandsSent: per(engine.client.redisCommands, engine.steps),
-    redisCommandsExecuted: per(engine.server.redis.commands, engine.steps),
+    redisCommandsExecuted: per(engine.server.redis.commands, serverSteps(engine)),
     baselineRedisCommandsSent: baseline && per(baseline.client.redisCommands, baseline.steps),
-    baselineRedisCommandsExecuted: baseline && per(baseline.server.redis.commands, baseline.steps),
+    baselineRedisCommandsExecuted: baseline && per(baseline.server.redis.commands, serverSteps(baseline)),
   };
 }

@@ -14,7 +14,7 @@ import { round } from './support/percentiles.js';
 import { createProgress } from './support/progress.js';
 import { ServerCounters } from './support/server-counters.js';
 
-const USAGE = `usage: npm run bench -- [--n 5000] [--concurrency 50] [--in-flight 100] [--rates 200,1000]
+const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--concurrency 50] [--in-flight 100] [--rates 200,1000]
                         [--handoff-n 200] [--seconds 10] [--scale] [--only engine,baseline,http]
                         [--async-commit] [--json]
   --scale         also runs the engine at 1,000 and 50,000 sagas (throughput and worker RSS)
@@ -26,6 +26,7 @@ const SCALE_SIZES = [1_000, 50_000];
 const flags = parseFlags(
   {
     n: { type: 'string' },
+    warmup: { type: 'string' },
     concurrency: { type: 'string' },
     'in-flight': { type: 'string' },
     rates: { type: 'string' },
@@ -41,6 +42,7 @@ const flags = parseFlags(
 const concurrency = positiveInteger(flags.concurrency, 'concurrency', 50);
 const settings: ThroughputSettings = {
   sagas: positiveInteger(flags.n, 'n', 5_000),
+  warmupSagas: positiveInteger(flags.warmup, 'warmup', 500),
   concurrency,
   // Twice the concurrency: enough that the workers never wait for work, few enough that the delay
   // between two steps is not mostly time spent behind other sagas in the queue.
@@ -49,6 +51,7 @@ const settings: ThroughputSettings = {
 // One saga at a time: nothing queues, so step→step is the hand-off alone.
 const handoffSettings: ThroughputSettings = {
   sagas: positiveInteger(flags['handoff-n'], 'handoff-n', 200),
+  warmupSagas: 20,
   concurrency,
   inFlight: 1,
 };

@@ -4,7 +4,7 @@
 import { Queue, Worker, type ConnectionOptions, type JobsOptions } from 'bullmq';
 import { NOOP_STEPS } from '../noop.saga.js';
 import { ClientCounters } from '../support/client-counters.js';
-import { InFlightWindow } from '../support/in-flight-window.js';
+import { MeasuredRuns } from '../support/measured-runs.js';
 import { distribution } from '../support/percentiles.js';
 import { scenarioChild } from '../support/scenario-process.js';
 import { TransitionClock } from '../support/transition-clock.js';
@@ -47,30 +47,30 @@ scenarioChild.run(async (): Promise<ThroughputResult> => {
   // Done means BullMQ moved the last job to completed, as done means recorded for the engine.
   let completed = 0;
   let lastCompletedAt = 0;
-  let resolveAllCompleted!: () => void;
-  const allCompleted = new Promise<void>((resolve) => (resolveAllCompleted = resolve));
+  const waiting: { count: number; resolve: () => void }[] = [];
+  const completedAtLeast = (count: number) =>
+    completed >= count ? Promise.resolve() : new Promise<void>((resolve) => waiting.push({ count, resolve }));
   worker.on('completed', (job) => {
     if (Number(job.name) !== NOOP_STEPS - 1) return;
     lastCompletedAt = Date.now();
-    if (++completed === options.sagas) resolveAllCompleted();
+    completed++;
+    for (const w of waiting.filter((w) => completed >= w.count)) w.resolve();
   });
 
-  const window = new InFlightWindow(options.sagas, options.inFlight, (index) =>
-    queue.add('0', { saga: `saga-${index}` }, JOB_OPTIONS),
-  );
-  clock.onLastStepReturned(() => window.finished());
-  const ticker = setInterval(() => scenarioChild.progress(window.finishedCount), 200);
-
+  let index = 0;
+  const start = () => queue.add('0', { saga: `saga-${index++}` }, JOB_OPTIONS);
+  const runs = new MeasuredRuns(clock, options, start, (done) => scenarioChild.progress(done));
   void worker.run();
+  await runs.warmUp(() => completedAtLeast(options.warmupSagas));
+
   counters.reset();
   const cpuMs = cpuClock();
   const startedAt = Date.now();
-  await window.run();
-  await allCompleted;
+  await runs.measure();
+  await completedAtLeast(options.warmupSagas + options.sagas);
   const client = counters.snapshot();
   const cpu = cpuMs();
-  clearInterval(ticker);
-  scenarioChild.progress(options.sagas);
+  runs.stop();
 
   const memory = memoryNow();
   await worker.close();

@@ -7,7 +7,7 @@ import { SagaService } from '../../src/saga/index.js';
 import { SagaDatabase } from '../../src/saga/store/saga-database.js';
 import { NOOP_SAGA, NOOP_STEPS, NoopSagaModule } from '../noop.saga.js';
 import { ClientCounters } from '../support/client-counters.js';
-import { InFlightWindow } from '../support/in-flight-window.js';
+import { MeasuredRuns } from '../support/measured-runs.js';
 import { startInProcessApp } from '../support/in-process-app.js';
 import { distribution } from '../support/percentiles.js';
 import { scenarioChild } from '../support/scenario-process.js';
@@ -40,20 +40,22 @@ scenarioChild.run(async (): Promise<ThroughputResult> => {
   const observer = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
   await observer`SELECT 1`;
 
-  const window = new InFlightWindow(options.sagas, options.inFlight, () => sagas.start(NOOP_SAGA, {}));
-  clock.onLastStepReturned(() => window.finished());
-  const ticker = setInterval(() => scenarioChild.progress(window.finishedCount), 200);
+  const start = () => sagas.start(NOOP_SAGA, {});
+  const runs = new MeasuredRuns(clock, options, start, (done) => scenarioChild.progress(done));
+  await runs.warmUp(() => waitUntilRecorded(observer, options.warmupSagas));
 
   counters.reset();
   const cpuMs = cpuClock();
   const startedAt = Date.now();
-  await window.run();
-  const { lastCompletedAt, unexpected } = await waitUntilRecorded(observer, options.sagas);
+  await runs.measure();
+  const { lastCompletedAt, unexpected } = await waitUntilRecorded(
+    observer,
+    options.warmupSagas + options.sagas,
+  );
   await observer.end();
   const client = counters.snapshot();
   const cpu = cpuMs();
-  clearInterval(ticker);
-  scenarioChild.progress(options.sagas);
+  runs.stop();
 
   const memory = memoryNow();
   await started.close();

@@ -2,7 +2,9 @@ import type { Distribution } from '../support/percentiles.js';
 
 /** What the engine and the baseline scenario processes report, so that they can be compared line by line. */
 export interface ThroughputResult {
+  /** Measured sagas; the warm-up ones ran before, in the same process, and are not in any figure but the server's. */
   sagas: number;
+  warmupSagas: number;
   steps: number;
   concurrency: number;
   inFlight: number;
@@ -27,6 +29,8 @@ export interface ThroughputOptions {
   redisUrl: string;
   queuePrefix: string;
   sagas: number;
+  /** Run first and not measured, so that both programs are measured warm (JIT, pools, batch sizes). */
+  warmupSagas: number;
   concurrency: number;
   inFlight: number;
 }
@@ -54,6 +58,7 @@ export function throughputResult(
 ): ThroughputResult {
   return {
     sagas: options.sagas,
+    warmupSagas: options.warmupSagas,
     steps: options.sagas * steps,
     concurrency: options.concurrency,
     inFlight: options.inFlight,

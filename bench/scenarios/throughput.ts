@@ -11,9 +11,12 @@ import type { Progress } from '../support/progress.js';
 import { runScenarioProcess } from '../support/scenario-process.js';
 import type { ThroughputOptions, ThroughputResult } from './throughput-result.js';
 
-export type ThroughputSettings = Pick<ThroughputOptions, 'sagas' | 'concurrency' | 'inFlight'>;
+export type ThroughputSettings = Pick<
+  ThroughputOptions,
+  'sagas' | 'warmupSagas' | 'concurrency' | 'inFlight'
+>;
 
-/** What the servers counted while a scenario process ran, boot and shutdown included. */
+/** What the servers counted while a scenario process ran, boot, warm-up and shutdown included. */
 export interface ServerDelta {
   /** For the scenario's own database; absent for the baseline, which has none. */
   postgres?: { transactions: number; rollbacks: number; activeMs: number; statements?: number };

@@ -29,6 +29,11 @@ export class TransitionClock {
     this.lastStepListeners.push(listener);
   }
 
+  /** Forgets every saga seen so far (the warm-up). */
+  reset(): void {
+    this.marks.clear();
+  }
+
   /** Milliseconds from each step's return to the next step's call, over every saga. */
   transitionDelays(): number[] {
     const delays: number[] = [];
