@@ -89,7 +89,11 @@ describe('chaos: a partly wiped Redis', () => {
       assert.equal(started.status, 202, started.text);
       const id = started.body.id as string;
       const jobKey = `${t.queuePrefix}:saga-units:${id}-1`;
-      assert.equal(await t.redis.exists(jobKey), 1, 'the api process enqueued the first unit');
+      // 202 once Postgres has it; the first unit reaches Redis right after.
+      await waitFor(async () => ((await t.redis.exists(jobKey)) === 1 ? true : undefined), {
+        timeoutMs: 5000,
+        what: 'the api process to enqueue the first unit',
+      });
       // What a wipe leaves when its SCAN passed the job's hash before the job was added.
       await t.redis.del(`${t.queuePrefix}:saga-units:wait`, `${t.queuePrefix}:saga-units:marker`);
 

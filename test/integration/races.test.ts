@@ -181,6 +181,7 @@ describe('reconciler decision', () => {
     const ids = await Promise.all(
       Array.from({ length: 5 }, async () => (await sagas.start('scripted', { script: {} })).id),
     );
+    await t.app.get(SagaDispatcher, { strict: false }).drain();
     const [lost, present, recent, future, finished] = ids;
     await queue.remove(`${lost}-1`);
     await queue.remove(`${recent}-1`);

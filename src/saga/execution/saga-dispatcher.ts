@@ -1,5 +1,5 @@
 import { InjectQueue } from '@nestjs/bullmq';
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
 import { applyTransition } from './saga-snapshot.js';
@@ -17,7 +17,7 @@ export type DispatchUnit = DueUnit & Pick<UnitJobData, 'snapshot' | 'committedAt
 
 /** Puts units that Postgres has already committed onto BullMQ. */
 @Injectable()
-export class SagaDispatcher {
+export class SagaDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SagaDispatcher');
   private lastErrorLoggedAt = 0;
 
@@ -55,35 +55,31 @@ export class SagaDispatcher {
   );
 
   /**
-   * Like dispatchCommitted, without keeping the caller waiting: a worker acknowledges its job once
-   * the transition is committed, and takes its next job while the next unit is on its way to Redis.
+   * Enqueues units that Postgres has committed, in the background: once a transition is committed
+   * nothing waits for Redis (a worker acknowledges its job, the API answers 202). Never fails: if
+   * Redis does not take the units now, the reconciler enqueues them once it does.
    */
-  dispatchInBackground(units: DispatchUnit[]): void {
-    const dispatching: Promise<void> = this.dispatchCommitted(units).finally(() =>
-      this.inBackground.delete(dispatching),
-    );
+  dispatchCommitted(units: DispatchUnit[]): void {
+    if (units.length === 0) return;
+    const dispatching: Promise<void> = this.dispatch(units)
+      .catch((error: Error) =>
+        this.logger.warn(
+          `not enqueued yet, left to the reconciler (${error.message}): ${units.map((u) => u.sagaId).join(', ')}`,
+        ),
+      )
+      .finally(() => this.inBackground.delete(dispatching));
     this.inBackground.add(dispatching);
-  }
-
-  /** Waits for the dispatches in the background; each ends within the Redis timeout. */
-  async drain(): Promise<void> {
-    await Promise.all(this.inBackground);
   }
 
   private readonly inBackground = new Set<Promise<void>>();
 
-  /**
-   * Enqueues units that Postgres has committed, and never fails: if Redis does not take them now,
-   * the reconciler enqueues them once it does.
-   */
-  async dispatchCommitted(units: DispatchUnit[]): Promise<void> {
-    try {
-      await this.dispatch(units);
-    } catch (error) {
-      this.logger.warn(
-        `not enqueued yet, left to the reconciler (${(error as Error).message}): ${units.map((u) => u.sagaId).join(', ')}`,
-      );
-    }
+  /** Waits for the units on their way to Redis; each dispatch ends within the Redis timeout. */
+  async drain(): Promise<void> {
+    await Promise.all(this.inBackground);
+  }
+
+  beforeApplicationShutdown(): Promise<void> {
+    return this.drain();
   }
 
   /**

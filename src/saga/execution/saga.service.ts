@@ -32,7 +32,8 @@ export class SagaService {
   ) {}
 
   /**
-   * Validates `input` against the saga's schema, records the saga and enqueues its first step.
+   * Validates `input` against the saga's schema, records the saga and sends its first step on its
+   * way to the queue.
    * With an `idempotencyKey` already used for this saga name, returns that saga (`created: false`).
    */
   async start(name: string, input: unknown, options: { idempotencyKey?: string } = {}): Promise<CreatedSaga> {
@@ -41,9 +42,8 @@ export class SagaService {
     const parsed = def.input.safeParse(input);
     if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
     const saga = await this.store.create(def, parsed.data, options.idempotencyKey);
-    if (saga.created) {
-      await this.dispatcher.dispatchCommitted([{ sagaId: saga.id, seq: 1, delayMs: 0, claimed: false }]);
-    }
+    if (saga.created)
+      this.dispatcher.dispatchCommitted([{ sagaId: saga.id, seq: 1, delayMs: 0, claimed: false }]);
     return saga;
   }
 
@@ -88,7 +88,7 @@ export class SagaService {
     );
     if (!outcome) throw new SagaNotFoundError(id);
     const { saga, transition } = outcome;
-    if (transition) await this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
+    if (transition) this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
     return { id: saga.id, name: saga.name, status: transition?.status ?? saga.status };
   }
 

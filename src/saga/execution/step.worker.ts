@@ -150,6 +150,6 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   private afterCommit(saga: SagaSnapshot, transition: Transition): void {
     this.metrics.recordTransition(transition);
-    this.dispatcher.dispatchInBackground(SagaDispatcher.nextUnits(saga, transition));
+    this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
   }
 }
