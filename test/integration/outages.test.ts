@@ -104,7 +104,8 @@ describe('Redis loses its data', () => {
   after(() => t?.close());
 
   it('the reconciler re-enqueues every due unit within seconds and no step runs twice once recorded', async () => {
-    t = await startTestApp({ sagaModules });
+    // Few workers for many slow steps, so that units certainly wait in Redis when it is wiped.
+    t = await startTestApp({ sagaModules, env: { WORKER_CONCURRENCY: '5' } });
     const journal = t.app.get(Journal);
     const ids: string[] = [];
     for (let i = 0; i < 30; i++) {
