@@ -107,6 +107,19 @@ describe('races between deliveries of one unit', () => {
     assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'undoC', 'undoB', 'undoA']);
   });
 
+  it('a claimed unit whose job Redis lost is re-enqueued by the reconciler and runs the attempt already counted', async () => {
+    const id = await start();
+    await processNext(id); // a completes; its commit claims b (attempt 1)
+    await queue.remove(`${id}-2`);
+    await t.sql`UPDATE sagas SET due_at = now() - interval '10 seconds' WHERE id = ${id}`;
+    assert.ok((await t.app.get(SagaReconciler, { strict: false }).reconcile()) >= 1);
+    const job = await processNext(id);
+    assert.deepEqual([job.data.claimed, job.data.snapshot], [true, undefined], 'read back from Postgres');
+    const [b] = await t.sql`SELECT status, attempts FROM saga_steps WHERE saga_id = ${id} AND step_index = 1`;
+    assert.deepEqual({ ...b }, { status: 'completed', attempts: 1 });
+    assert.deepEqual(journal.handlers(id), ['a', 'b']);
+  });
+
   it('a cancel signalled before a claimed unit starts stops it: its handler never runs', async () => {
     const id = await start();
     await processNext(id); // a completes; its commit claims b

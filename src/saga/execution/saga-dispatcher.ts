@@ -42,10 +42,10 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
       const adding = this.queue.addBulk(
-        units.map(({ delayMs, ...data }) => ({
+        units.map(({ sagaId, seq, delayMs, claimed, snapshot, committedAt }) => ({
           name: 'unit',
-          data,
-          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(data.sagaId, data.seq), delay: Math.max(0, delayMs) },
+          data: { sagaId, seq, claimed, snapshot, committedAt },
+          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
         })),
       );
       await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
