@@ -49,6 +49,14 @@ function throughputSection(results: BenchResults): string {
     ),
     '  Saturated, step→step is mostly time queued behind the other sagas in flight (≈ in flight ÷ steps/s).',
   ];
+  const { rounds } = results;
+  if (rounds && rounds.engineSagasPerSecond.length + rounds.baselineSagasPerSecond.length > 2) {
+    const list = (values: number[]) => values.map((v) => Math.round(v).toLocaleString('en-US')).join(', ');
+    lines.push(
+      `  Median of alternating rounds (sagas/s): engine ${list(rounds.engineSagasPerSecond)}; ` +
+        `plain BullMQ ${list(rounds.baselineSagasPerSecond)}.`,
+    );
+  }
   if (ratio) {
     lines.push(
       '',

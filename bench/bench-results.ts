@@ -10,9 +10,13 @@ export interface BenchResults {
     sagaStartedVia: string;
     startLatency: { ratesPerSecond: number[]; secondsEach: number; app: string };
   };
+  /** The median of the rounds below. */
   engine?: ThroughputMeasurement;
+  /** Throughput of every round, in the order they ran (engine and baseline alternating). */
+  rounds?: { engineSagasPerSecond: number[]; baselineSagasPerSecond: number[] };
   /** Diagnostic (--async-commit): the engine with synchronous_commit=off on its database. */
   engineAsyncCommit?: ThroughputMeasurement;
+  /** The median of the rounds. */
   baseline?: ThroughputMeasurement;
   /** The same sagas one at a time (nothing waits in a queue): step→step is the hand-off alone. */
   handoff?: { engine?: ThroughputMeasurement; baseline?: ThroughputMeasurement };

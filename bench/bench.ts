@@ -5,7 +5,12 @@ import { fileURLToPath } from 'node:url';
 import { formatBenchReport } from './bench-report.js';
 import { costPerStepTransition, type BenchResults } from './bench-results.js';
 import { measureStartLatency } from './scenarios/start-latency.js';
-import { measureBaseline, measureEngine, type ThroughputSettings } from './scenarios/throughput.js';
+import {
+  measureBaseline,
+  measureEngine,
+  type ThroughputMeasurement,
+  type ThroughputSettings,
+} from './scenarios/throughput.js';
 import { wasInterrupted } from './support/cleanup.js';
 import { parseFlags, positiveInteger, positiveIntegers } from './support/cli.js';
 import { REDIS_URL } from './support/isolated-environment.js';
@@ -14,7 +19,8 @@ import { round } from './support/percentiles.js';
 import { createProgress } from './support/progress.js';
 import { ServerCounters } from './support/server-counters.js';
 
-const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--concurrency 50] [--in-flight 100] [--rates 200,1000]
+const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--rounds 3] [--concurrency 50] [--in-flight 100]
+                        [--rates 200,1000]
                         [--handoff-n 200] [--seconds 10] [--scale] [--only engine,baseline,http]
                         [--async-commit] [--json]
   --scale         also runs the engine at 1,000 and 50,000 sagas (throughput and worker RSS)
@@ -30,6 +36,7 @@ const flags = parseFlags(
     concurrency: { type: 'string' },
     'in-flight': { type: 'string' },
     rates: { type: 'string' },
+    rounds: { type: 'string' },
     seconds: { type: 'string' },
     scale: { type: 'boolean', default: false },
     'async-commit': { type: 'boolean', default: false },
@@ -56,6 +63,7 @@ const handoffSettings: ThroughputSettings = {
   inFlight: 1,
 };
 const rates = positiveIntegers(flags.rates, 'rates', [200, 1_000]);
+const roundCount = positiveInteger(flags.rounds, 'rounds', 3);
 const seconds = positiveInteger(flags.seconds, 'seconds', 10);
 const only = new Set(flags.only?.split(',') ?? ['engine', 'baseline', 'http']);
 
@@ -72,8 +80,28 @@ async function main(): Promise<void> {
         startLatency: { ratesPerSecond: rates, secondsEach: seconds, app: 'node dist/src/main.js' },
       },
     };
+    // Alternating rounds, each program's median reported: this machine's speed drifts by 10-20 %
+    // from one run to the next, and alternating spreads the drift over both.
+    const rounds: { engine: ThroughputMeasurement[]; baseline: ThroughputMeasurement[] } = {
+      engine: [],
+      baseline: [],
+    };
+    for (let round = 1; round <= roundCount; round++) {
+      const of = roundCount > 1 ? `, round ${round}/${roundCount}` : '';
+      if (only.has('engine'))
+        rounds.engine.push(await measureEngine(settings, progress, counters, { label: `engine${of}` }));
+      if (only.has('baseline'))
+        rounds.baseline.push(
+          await measureBaseline(settings, progress, counters, `plain BullMQ baseline${of}`),
+        );
+    }
+    results.engine = median(rounds.engine);
+    results.baseline = median(rounds.baseline);
+    results.rounds = {
+      engineSagasPerSecond: rounds.engine.map((r) => r.sagasPerSecond),
+      baselineSagasPerSecond: rounds.baseline.map((r) => r.sagasPerSecond),
+    };
     if (only.has('engine')) {
-      results.engine = await measureEngine(settings, progress, counters);
       results.handoff = {
         engine: await measureEngine(handoffSettings, progress, counters, {
           label: 'engine, one saga at a time',
@@ -88,7 +116,6 @@ async function main(): Promise<void> {
       });
     }
     if (only.has('baseline')) {
-      results.baseline = await measureBaseline(settings, progress, counters);
       const label = 'plain BullMQ, one at a time';
       results.handoff = {
         ...results.handoff,
@@ -134,6 +161,12 @@ async function main(): Promise<void> {
     progress.stop();
     await counters.close();
   }
+}
+
+/** The run with the median throughput (the lower middle of an even count). */
+function median(runs: ThroughputMeasurement[]): ThroughputMeasurement | undefined {
+  const sorted = [...runs].sort((a, b) => a.sagasPerSecond - b.sagasPerSecond);
+  return sorted[Math.floor((sorted.length - 1) / 2)];
 }
 
 main().then(
