@@ -20,13 +20,12 @@ import { createProgress } from './support/progress.js';
 import { ServerCounters } from './support/server-counters.js';
 
 const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--rounds 3] [--concurrency 50] [--in-flight 100]
-                        [--rates 200,1000]
-                        [--handoff-n 200] [--seconds 10] [--scale] [--only engine,baseline,http]
-                        [--async-commit] [--json]
+                        [--rates 200,1000] [--handoff-n 200] [--seconds 10] [--scale]
+                        [--only engine,baseline,http] [--async-commit] [--json] [--out bench/results.json]
   --scale         also runs the engine at 1,000 and 50,000 sagas (throughput and worker RSS)
   --async-commit  diagnostic: also runs the engine with synchronous_commit=off on its database,
                   to show how much of its time goes to waiting for WAL flushes (never run it so)`;
-const RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
 const SCALE_SIZES = [1_000, 50_000];
 
 const flags = parseFlags(
@@ -43,6 +42,7 @@ const flags = parseFlags(
     'handoff-n': { type: 'string' },
     only: { type: 'string' },
     json: { type: 'boolean', default: false },
+    out: { type: 'string' },
   },
   USAGE,
 );
@@ -64,6 +64,7 @@ const handoffSettings: ThroughputSettings = {
 };
 const rates = positiveIntegers(flags.rates, 'rates', [200, 1_000]);
 const roundCount = positiveInteger(flags.rounds, 'rounds', 3);
+const resultsFile = flags.out ?? DEFAULT_RESULTS_FILE;
 const seconds = positiveInteger(flags.seconds, 'seconds', 10);
 const only = new Set(flags.only?.split(',') ?? ['engine', 'baseline', 'http']);
 
@@ -154,9 +155,9 @@ async function main(): Promise<void> {
       (_, value) => (typeof value === 'number' ? round(value, 3) : value),
       2,
     );
-    await writeFile(RESULTS_FILE, `${json}\n`);
+    await writeFile(resultsFile, `${json}\n`);
     if (flags.json) console.log(json);
-    else console.log(`\n${formatBenchReport(results)}\n\nWrote ${RESULTS_FILE}`);
+    else console.log(`\n${formatBenchReport(results)}\n\nWrote ${resultsFile}`);
   } finally {
     progress.stop();
     await counters.close();

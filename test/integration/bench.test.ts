@@ -1,0 +1,47 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import type { BenchResults } from '../../bench/bench-results.js';
+
+const BENCH_JS = fileURLToPath(new URL('../../bench/bench.js', import.meta.url));
+
+/** `npm run bench` in miniature, so that the benchmark keeps working; it asserts no timing. */
+describe('npm run bench (smoke run)', () => {
+  let dir: string | undefined;
+  after(() => dir && rm(dir, { recursive: true, force: true }));
+
+  it('measures the engine, plain BullMQ and POST latency, and writes what it printed', async () => {
+    dir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
+    const out = join(dir, 'results.json');
+    const flags = ['--n', '60', '--warmup', '10', '--rounds', '1', '--handoff-n', '5', '--rates', '40'];
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [BENCH_JS, ...flags, '--seconds', '1', '--json', '--out', out],
+      { maxBuffer: 16 * 2 ** 20 },
+    );
+    const printed = JSON.parse(stdout) as BenchResults;
+    assert.deepEqual(JSON.parse(await readFile(out, 'utf8')), printed);
+
+    for (const run of [printed.engine!, printed.baseline!]) {
+      assert.equal(run.sagas, 60);
+      assert.equal(run.steps, 180);
+      assert.deepEqual(run.unexpected, {}, 'every saga completed');
+      assert.equal(run.transitionMs.count, 120, 'two hand-offs per saga were timed');
+    }
+    assert.ok(printed.ratio!.throughput > 0);
+    assert.equal(printed.handoff!.engine!.sagas, 5);
+    const cost = printed.costPerStepTransition!;
+    assert.ok(
+      cost.postgresTransactions > 0 && cost.postgresTransactions <= 1,
+      `${cost.postgresTransactions}`,
+    );
+    const [latency] = printed.startLatency!;
+    assert.deepEqual(latency.statusCodes, { '202': 40 });
+    assert.deepEqual([latency.errors, latency.timeouts], [0, 0]);
+  });
+});
