@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
+import { InventoryService } from '../../sagas/order/inventory.service.js';
 import { OrderModule } from '../../sagas/order/order.module.js';
 import { Journal, ScriptedSagaModule, type ScriptInput } from '../support/fixtures/scripted.saga.js';
-import { eventsOf, waitForSaga } from '../support/sagas.js';
+import { eventsOf, orderInput, waitForSaga } from '../support/sagas.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('saga engine, through the running app', () => {
@@ -218,6 +219,82 @@ describe('saga engine, through the running app', () => {
     const [{ count }] =
       await t.sql`SELECT count(*)::int AS count FROM saga_events WHERE saga_id = ${id} AND type = 'step_completed'`;
     assert.equal(count, 4);
+  });
+});
+
+describe('the order saga keeps its inventory exact', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ sagaModules: [OrderModule] });
+  });
+  after(() => t.close());
+
+  const stock = async (sku: string) =>
+    (await t.sql`SELECT available FROM inventory WHERE sku = ${sku}`)[0]?.available as number | undefined;
+
+  async function order(items: { sku: string; quantity: number }[]) {
+    const started = await t.http.post('/sagas/order', orderInput({ items }));
+    assert.equal(started.status, 202, started.text);
+    return waitForSaga(t.http, started.body.id as string);
+  }
+
+  it('an unknown SKU fails the reservation for good and takes no stock of the other items', async () => {
+    const before = await stock('sku-7');
+    const saga = await order([
+      { sku: 'sku-7', quantity: 3 },
+      { sku: 'sku-unknown', quantity: 1 },
+    ]);
+    assert.equal(saga.status, 'compensated');
+    assert.deepEqual(saga.error, {
+      name: 'NonRetryableError',
+      message: 'unknown SKU sku-unknown',
+      retryable: false,
+    });
+    assert.equal(saga.steps![0].attempts, 1, 'not retried');
+    assert.equal(await stock('sku-7'), before);
+    const [{ count }] =
+      await t.sql`SELECT count(*)::int AS count FROM inventory_reservations WHERE order_id = ${(saga.input as { orderId: string }).orderId}`;
+    assert.equal(count, 0);
+  });
+
+  it('short stock fails the reservation for good and leaves the stock as it was', async () => {
+    await t.sql`UPDATE inventory SET available = 2 WHERE sku = 'sku-8'`;
+    const saga = await order([{ sku: 'sku-8', quantity: 3 }]);
+    assert.equal(saga.status, 'compensated');
+    assert.equal(saga.error?.message, 'not enough stock for sku-8: 3 wanted, 2 left');
+    assert.equal(await stock('sku-8'), 2);
+  });
+
+  it('reserving again, or at the same time, under one idempotency key takes the stock once', async () => {
+    const inventory = t.app.get(InventoryService);
+    const before = await stock('sku-10');
+    const items = [{ sku: 'sku-10', quantity: 4 }];
+    const reservations = await Promise.all([
+      inventory.reserve('key-1', 'order-1', items),
+      inventory.reserve('key-1', 'order-1', items),
+    ]);
+    await inventory.reserve('key-1', 'order-1', items);
+    assert.deepEqual(reservations[0], reservations[1]);
+    assert.equal(await stock('sku-10'), before! - 4);
+    assert.deepEqual(await inventory.release('key-1'), { released: true });
+    assert.deepEqual(await inventory.release('key-1'), { released: false });
+    assert.equal(await stock('sku-10'), before);
+  });
+
+  it('a completed order took its stock once (quantities of one SKU added up); a compensated one gave it back', async () => {
+    const before = await stock('sku-9');
+    const done = await order([
+      { sku: 'sku-9', quantity: 2 },
+      { sku: 'sku-9', quantity: 3 },
+    ]);
+    assert.equal(done.status, 'completed');
+    assert.equal(await stock('sku-9'), before! - 5);
+    const declined = await t.http.post(
+      '/sagas/order',
+      orderInput({ items: [{ sku: 'sku-9', quantity: 4 }], card: '4000000000000002' }),
+    );
+    assert.equal((await waitForSaga(t.http, declined.body.id as string)).status, 'compensated');
+    assert.equal(await stock('sku-9'), before! - 5);
   });
 });
 
