@@ -4,7 +4,7 @@ import { Queue, type Job } from 'bullmq';
 import type { SagaView } from '../../src/saga/index.js';
 import { SagaRegistry } from '../../src/saga/definition/saga-registry.js';
 import { SagaDispatcher } from '../../src/saga/execution/saga-dispatcher.js';
-import { SagaReconciler } from '../../src/saga/execution/saga-reconciler.js';
+import { RECONCILE_GRACE_MS, SagaReconciler } from '../../src/saga/execution/saga-reconciler.js';
 import { SagaService } from '../../src/saga/execution/saga.service.js';
 import { decide } from '../../src/saga/execution/saga-state-machine.js';
 import type { UnitJobData } from '../../src/saga/execution/saga-queue.js';
@@ -118,6 +118,23 @@ describe('races between deliveries of one unit', () => {
     const [b] = await t.sql`SELECT status, attempts FROM saga_steps WHERE saga_id = ${id} AND step_index = 1`;
     assert.deepEqual({ ...b }, { status: 'completed', attempts: 1 });
     assert.deepEqual(journal.handlers(id), ['a', 'b']);
+  });
+
+  it('a job carrying a snapshot but enqueued late is checked against Postgres: a recorded unit is not run again', async () => {
+    const id = await start();
+    await processNext(id); // a completes; its commit claims b
+    const job = await processNext(id); // b runs from the snapshot and is recorded
+    assert.ok(job.data.snapshot, 'the job carried the snapshot');
+    // The same job again, as the committing worker's enqueue would arrive after losing a race with
+    // the reconciler (which waits RECONCILE_GRACE_MS before enqueueing a unit itself).
+    const late = {
+      data: job.data,
+      timestamp: job.data.committedAt! + RECONCILE_GRACE_MS,
+      attemptsStarted: 1,
+    } as Job<UnitJobData>;
+    await t.app.get(StepWorker, { strict: false }).process(late);
+    assert.deepEqual(journal.handlers(id), ['a', 'b']);
+    assert.equal(await count(id, 'step_completed'), 2);
   });
 
   it('a cancel signalled before a claimed unit starts stops it: its handler never runs', async () => {

@@ -153,6 +153,7 @@ export class SagaStore {
 
   private async claimMany(units: UnitRef[]): Promise<(SagaSnapshot | undefined)[]> {
     const sql = this.database.claimSql;
+    const ids = uuidArray(units.map((u) => u.sagaId));
     const rows = await sql<SnapshotRow[]>`
       WITH u AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(units)}::text::jsonb) AS u("sagaId" uuid, seq int)
@@ -161,7 +162,7 @@ export class SagaStore {
           status = CASE WHEN status = 'pending' THEN 'running' ELSE status END,
           running_since = now(), updated_at = now()
         FROM u
-        WHERE sagas.id = ANY(${uuidArray(units.map((u) => u.sagaId))}::uuid[]) AND sagas.id = u."sagaId" AND sagas.seq = u.seq
+        WHERE sagas.id = ANY(${ids}::uuid[]) AND sagas.id = u."sagaId" AND sagas.seq = u.seq
           AND sagas.status IN ${sql(ACTIVE)}
         RETURNING sagas.id, sagas.name, sagas.version, sagas.status, sagas.seq, sagas.phase, sagas.step_index,
           sagas.cancel_requested, sagas.input
@@ -175,7 +176,7 @@ export class SagaStore {
           compensation_started_at = CASE WHEN s.phase = 'compensation'
             THEN coalesce(t.compensation_started_at, now()) ELSE t.compensation_started_at END
         FROM s
-        WHERE t.saga_id = ANY(${uuidArray(units.map((u) => u.sagaId))}::uuid[])
+        WHERE t.saga_id = ANY(${ids}::uuid[])
           AND t.saga_id = s.id AND t.step_index = s.step_index AND NOT (s.phase = 'step' AND s.cancel_requested)
         RETURNING t.saga_id, t.step_index AS index, t.name, t.status, t.attempts, t.output,
           t.compensation_status AS "compensationStatus", t.compensation_attempts AS "compensationAttempts"
@@ -245,6 +246,7 @@ export class SagaStore {
       steps: stepRowPatches(t),
       events: t.started ? [...t.events, startedEvent(t.started)] : t.events,
     }));
+    const ids = uuidArray(transitions.map((t) => t.sagaId));
     const rows = await sql<{ id: string }[]>`
       WITH t AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(payload)}::text::jsonb) AS t(
@@ -261,7 +263,7 @@ export class SagaStore {
           updated_at = now(),
           completed_at = CASE WHEN t.delay_ms IS NULL THEN now() END
         FROM t
-        WHERE sagas.id = ANY(${uuidArray(transitions.map((t) => t.sagaId))}::uuid[])
+        WHERE sagas.id = ANY(${ids}::uuid[])
           AND sagas.id = t.saga_id AND sagas.seq = t.seq AND sagas.cancel_requested = t.cancel_seen
         RETURNING sagas.id
       ), steps AS (
@@ -286,7 +288,7 @@ export class SagaStore {
             set_error boolean, error jsonb, finished boolean, compensation_status text,
             set_compensation_error boolean, compensation_error jsonb, compensation_finished boolean,
             reset_compensation_attempts boolean, start text)
-        WHERE x.saga_id = ANY(${uuidArray(transitions.map((t) => t.sagaId))}::uuid[])
+        WHERE x.saga_id = ANY(${ids}::uuid[])
           AND x.saga_id = t.saga_id AND x.step_index = p.index
       ), ev AS (
         INSERT INTO saga_events (saga_id, type, step, attempt, data)
