@@ -1,4 +1,5 @@
 import { Injectable } from '@nestjs/common';
+import type postgres from 'postgres';
 import { AppDatabase } from '../../src/database/app-database.js';
 import { NonRetryableError } from '../../src/saga/index.js';
 
@@ -28,20 +29,26 @@ export class ProviderUnavailableError extends Error {
 export class PaymentProvider {
   constructor(private readonly database: AppDatabase) {}
 
+  /** One statement: the call is counted and decided together, whatever calls run at the same time. */
   async charge(request: { key: string; orderId: string; card: string; amount: number }): Promise<Charge> {
     const { sql } = this.database;
     const { key, orderId, card, amount } = request;
-    const [entry] = await sql<{ status: string; calls: number }[]>`
-      INSERT INTO payments (key, order_id, amount, status, calls) VALUES (${key}, ${orderId}, ${amount}, 'pending', 1)
-      ON CONFLICT (key) DO UPDATE SET calls = payments.calls + 1
-      RETURNING status, calls`;
-    if (entry.status === 'charged') return { paymentId: key, amount };
-    if (card === DECLINED_CARD) {
-      await sql`UPDATE payments SET status = 'declined' WHERE key = ${key}`;
-      throw new NonRetryableError('card declined');
-    }
-    if (card === FLAKY_CARD && entry.calls <= FLAKY_CALLS) throw new ProviderUnavailableError();
-    await sql`UPDATE payments SET status = 'charged', charged_at = now() WHERE key = ${key} AND status = 'pending'`;
+    const unavailableCalls = card === FLAKY_CARD ? FLAKY_CALLS : 0;
+    // What a call makes of a pending charge; `calls` counts the key's calls, this one included.
+    const outcome = (calls: postgres.Fragment) =>
+      sql`CASE WHEN ${card === DECLINED_CARD} THEN 'declined' WHEN ${calls} > ${unavailableCalls} THEN 'charged' ELSE 'pending' END`;
+    const [{ status }] = await sql<{ status: string }[]>`
+      INSERT INTO payments AS p (key, order_id, amount, status, calls, charged_at)
+      SELECT ${key}, ${orderId}, ${amount}, first.status, 1, CASE WHEN first.status = 'charged' THEN now() END
+      FROM (SELECT ${outcome(sql`1`)} AS status) AS first
+      ON CONFLICT (key) DO UPDATE SET
+        calls = p.calls + 1,
+        status = CASE WHEN p.status = 'pending' THEN ${outcome(sql`p.calls + 1`)} ELSE p.status END,
+        charged_at = CASE WHEN p.status = 'pending' AND ${outcome(sql`p.calls + 1`)} = 'charged'
+          THEN now() ELSE p.charged_at END
+      RETURNING status`;
+    if (status === 'declined') throw new NonRetryableError('card declined');
+    if (status === 'pending') throw new ProviderUnavailableError();
     return { paymentId: key, amount };
   }
 
