@@ -41,13 +41,16 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
-      const adding = this.queue.addBulk(
-        units.map(({ sagaId, seq, delayMs, claimed, snapshot, committedAt }) => ({
-          name: 'unit',
-          data: { sagaId, seq, claimed, snapshot, committedAt },
-          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
-        })),
-      );
+      const jobs = units.map(({ sagaId, seq, delayMs, claimed, snapshot, committedAt }) => ({
+        name: 'unit',
+        data: { sagaId, seq, claimed, snapshot, committedAt },
+        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
+      }));
+      // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
+      // created: a cost worth sharing between jobs, and not worth paying for one.
+      const [job] = jobs;
+      const adding: Promise<unknown> =
+        jobs.length === 1 ? this.queue.add(job.name, job.data, job.opts) : this.queue.addBulk(jobs);
       await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
       return units.map(() => undefined);
     },
