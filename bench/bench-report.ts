@@ -150,11 +150,23 @@ function startLatencySection(results: BenchResults): string {
   if (!results.startLatency) return '';
   const { app, secondsEach } = results.settings.startLatency;
   return [
-    `Start latency: POST /sagas/order over HTTP to a separate \`${app}\` (its workers run the sagas meanwhile), ` +
+    `Start latency: POST /sagas/order over HTTP to \`${app}\` (its workers run the sagas meanwhile), ` +
       `${secondsEach} s per rate, requests evenly spaced (open loop), latency from when each was due`,
     renderTable(
-      ['target/s', 'achieved/s', 'requests', 'p50 ms', 'p99 ms', 'max ms', 'statuses', 'errors', 'timeouts'],
+      [
+        'deployment',
+        'target/s',
+        'achieved/s',
+        'requests',
+        'p50 ms',
+        'p99 ms',
+        'max ms',
+        'statuses',
+        'errors',
+        'timeouts',
+      ],
       results.startLatency.map((r) => [
+        r.deployment,
         r.targetPerSecond,
         r.achievedPerSecond,
         r.requests,
@@ -171,7 +183,8 @@ function startLatencySection(results: BenchResults): string {
     ...results.startLatency
       .filter((r) => r.appLogTail)
       .map(
-        (r) => `  the app's log after ${r.targetPerSecond}/s ended with:\n${indent(r.appLogTail!, '    ')}`,
+        (r) =>
+          `  the app's log after ${r.targetPerSecond}/s (${r.deployment}) ended with:\n${indent(r.appLogTail!, '    ')}`,
       ),
   ].join('\n');
 }
