@@ -164,6 +164,7 @@ function startLatencySection(results: BenchResults): string {
         'statuses',
         'errors',
         'timeouts',
+        'CPU busy %',
       ],
       results.startLatency.map((r) => [
         r.deployment,
@@ -178,8 +179,10 @@ function startLatencySection(results: BenchResults): string {
           .join(' '),
         r.errors,
         r.timeouts,
+        r.machineBusyPercent,
       ]),
     ),
+    "  CPU busy %: all the machine's cores, shared by the app's processes, Postgres, Redis and the load generator.",
     ...results.startLatency
       .filter((r) => r.appLogTail)
       .map(

@@ -1,6 +1,7 @@
 import { startAppProcess, type AppProcess } from '../support/app-process.js';
 import { cleanUpOnInterrupt, once } from '../support/cleanup.js';
 import { createIsolatedEnvironment, uniqueSuffix } from '../support/isolated-environment.js';
+import { machineBusyClock } from '../support/machine.js';
 import { openLoop } from '../support/open-loop.js';
 import { distribution, round } from '../support/percentiles.js';
 import type { Progress } from '../support/progress.js';
@@ -19,6 +20,8 @@ export interface StartLatencyResult {
   statusCodes: Record<string, number>;
   errors: number;
   timeouts: number;
+  /** How busy the machine's cores were meanwhile (app, Postgres, Redis and this load generator). */
+  machineBusyPercent: number;
   /** The end of the app's log when something went wrong, to say what. */
   appLogTail?: string;
 }
@@ -113,6 +116,7 @@ async function fire(
   seconds: number,
   onResponse?: () => void,
 ): Promise<StartLatencyResult> {
+  const busy = machineBusyClock();
   const result = await openLoop({
     url: `${url}/sagas/order`,
     body,
@@ -137,5 +141,6 @@ async function fire(
     statusCodes: result.statusCodes,
     errors: result.errors,
     timeouts: result.timeouts,
+    machineBusyPercent: round(busy(), 0),
   };
 }

@@ -36,3 +36,22 @@ export async function describeMachine(redisUrl: string, pgStatStatements: boolea
     redis.disconnect();
   }
 }
+
+/** Starts a clock of the machine's CPU: it returns how busy all its cores were since, in percent. */
+export function machineBusyClock(): () => number {
+  const idleAndTotal = () =>
+    os
+      .cpus()
+      .reduce(
+        ([idle, total], { times }) => [
+          idle + times.idle,
+          total + times.user + times.nice + times.sys + times.idle + times.irq,
+        ],
+        [0, 0],
+      );
+  const [idleBefore, totalBefore] = idleAndTotal();
+  return () => {
+    const [idle, total] = idleAndTotal();
+    return 100 * (1 - (idle - idleBefore) / Math.max(1, total - totalBefore));
+  };
+}
