@@ -281,6 +281,37 @@ describe('the order saga keeps its inventory exact', () => {
     assert.equal(await stock('sku-10'), before);
   });
 
+  it('concurrent orders for the last units of hot SKUs take all or nothing, and never more than there is', async () => {
+    const inventory = t.app.get(InventoryService);
+    await t.sql`UPDATE inventory SET available = 10 WHERE sku IN ('sku-20', 'sku-21')`;
+    // Half list the SKUs the other way round: rows locked in different orders would deadlock.
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 30 }, (_, i) =>
+        inventory.reserve(`hot-${i}`, `order-hot-${i}`, [
+          { sku: i % 2 ? 'sku-20' : 'sku-21', quantity: 1 },
+          { sku: i % 2 ? 'sku-21' : 'sku-20', quantity: 1 },
+        ]),
+      ),
+    );
+    const reserved = outcomes.filter((o) => o.status === 'fulfilled').length;
+    const refused = outcomes.flatMap((o) => (o.status === 'rejected' ? [o.reason as Error] : []));
+    assert.equal(reserved, 10);
+    assert.ok(
+      refused.every((e) => e.name === 'NonRetryableError' && e.message.startsWith('not enough stock')),
+    );
+    assert.deepEqual([await stock('sku-20'), await stock('sku-21')], [0, 0]);
+    const [{ count }] =
+      await t.sql`SELECT count(*)::int AS count FROM inventory_reservations WHERE key LIKE 'hot-%'`;
+    assert.equal(count, 10);
+
+    // Releasing every key twice, all at once, gives each reservation back once.
+    const releases = await Promise.all(
+      [...Array(30).keys(), ...Array(30).keys()].map((i) => inventory.release(`hot-${i}`)),
+    );
+    assert.equal(releases.filter((r) => r.released).length, 10);
+    assert.deepEqual([await stock('sku-20'), await stock('sku-21')], [10, 10]);
+  });
+
   it('a completed order took its stock once (quantities of one SKU added up); a compensated one gave it back', async () => {
     const before = await stock('sku-9');
     const done = await order([
