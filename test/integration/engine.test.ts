@@ -281,6 +281,19 @@ describe('the order saga keeps its inventory exact', () => {
     assert.equal(await stock('sku-10'), before);
   });
 
+  it('two deliveries of one reservation at once both succeed when it takes the last units', async () => {
+    const inventory = t.app.get(InventoryService);
+    await t.sql`UPDATE inventory SET available = 4 WHERE sku = 'sku-22'`;
+    const items = [{ sku: 'sku-22', quantity: 4 }];
+    // The second waits for the first's row lock, then finds no stock left but the key reserved.
+    const reservations = await Promise.all([
+      inventory.reserve('last-units', 'order-last', items),
+      inventory.reserve('last-units', 'order-last', items),
+    ]);
+    assert.deepEqual(reservations[0], reservations[1]);
+    assert.equal(await stock('sku-22'), 0);
+  });
+
   it('concurrent orders for the last units of hot SKUs take all or nothing, and never more than there is', async () => {
     const inventory = t.app.get(InventoryService);
     await t.sql`UPDATE inventory SET available = 10 WHERE sku IN ('sku-20', 'sku-21')`;
