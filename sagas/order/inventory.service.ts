@@ -33,22 +33,20 @@ export class InventoryService implements OnApplicationBootstrap {
     const wanted = totalBySku(items);
     const [outcome] = await this.database.sql<ReserveOutcome[]>`
       WITH wanted AS (
+        -- Under a key reserved before, nothing more is wanted.
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(wanted)}::text::jsonb) AS w(sku text, quantity int)
-      ), earlier AS (
-        SELECT 1 FROM inventory_reservations WHERE key = ${key}
+        WHERE NOT EXISTS (SELECT 1 FROM inventory_reservations WHERE key = ${key})
       ), stock AS (
         -- Locked in one order, so that concurrent reservations cannot deadlock; a locked row reads as last committed.
-        SELECT i.sku, i.available FROM inventory i
-        WHERE i.sku = ANY(${wanted.map((item) => item.sku)}::text[]) AND NOT EXISTS (SELECT 1 FROM earlier)
-        ORDER BY i.sku FOR UPDATE
+        SELECT i.sku, i.available FROM inventory i WHERE i.sku IN (SELECT sku FROM wanted) ORDER BY i.sku FOR UPDATE
       ), problem AS (
         SELECT w.sku, w.quantity, s.available FROM wanted w LEFT JOIN stock s ON s.sku = w.sku
-        WHERE NOT EXISTS (SELECT 1 FROM earlier) AND (s.sku IS NULL OR s.available < w.quantity)
+        WHERE s.sku IS NULL OR s.available < w.quantity
         ORDER BY w.sku LIMIT 1
       ), reservation AS (
         INSERT INTO inventory_reservations (key, order_id, items)
         SELECT ${key}, ${orderId}, ${JSON.stringify(wanted)}::text::jsonb
-        WHERE NOT EXISTS (SELECT 1 FROM earlier) AND NOT EXISTS (SELECT 1 FROM problem)
+        WHERE EXISTS (SELECT 1 FROM wanted) AND NOT EXISTS (SELECT 1 FROM problem)
         ON CONFLICT (key) DO NOTHING RETURNING key
       ), taken AS (
         UPDATE inventory i SET available = i.available - w.quantity
