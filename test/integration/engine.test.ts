@@ -4,7 +4,9 @@ import { Queue } from 'bullmq';
 import { InventoryService } from '../../sagas/order/inventory.service.js';
 import { OrderModule } from '../../sagas/order/order.module.js';
 import { Journal, ScriptedSagaModule, type ScriptInput } from '../support/fixtures/scripted.saga.js';
+import { ChargeLedger, PatientChargeSagaModule } from '../support/fixtures/patient-charge.saga.js';
 import { eventsOf, orderInput, waitForSaga } from '../support/sagas.js';
+import { waitFor } from '../support/wait.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 describe('saga engine, through the running app', () => {
@@ -200,6 +202,22 @@ describe('saga engine, through the running app', () => {
     assert.equal(saga.steps![2].error?.name, 'SagaCancelled');
   });
 
+  it('a cancel reads as a cancel when the step gives up with the AbortError of its I/O', async () => {
+    const id = await run({ c: ['sleep'] });
+    while (!journal.handlers(id).includes('c')) await new Promise((r) => setTimeout(r, 10));
+    assert.equal((await t.http.post(`/sagas/${id}/cancel`)).status, 202);
+    const saga = await waitForSaga(t.http, id, undefined, 5000);
+    assert.equal(saga.status, 'compensated');
+    assert.deepEqual(saga.error, {
+      name: 'SagaCancelled',
+      message: 'cancelled on request',
+      retryable: false,
+    });
+    assert.equal(saga.steps![2].status, 'compensated');
+    assert.deepEqual(saga.steps![2].error, saga.error);
+    assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'undoC', 'undoB', 'undoA']);
+  });
+
   it('acknowledges a duplicated job for a recorded step without calling the handler', async () => {
     const id = await run({});
     await waitForSaga(t.http, id);
@@ -219,6 +237,34 @@ describe('saga engine, through the running app', () => {
     const [{ count }] =
       await t.sql`SELECT count(*)::int AS count FROM saga_events WHERE saga_id = ${id} AND type = 'step_completed'`;
     assert.equal(count, 4);
+  });
+});
+
+describe('a cancel between two attempts of a step', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp({ sagaModules: [PatientChargeSagaModule] });
+  });
+  after(() => t.close());
+
+  it('fails the step, and compensates it when it compensates its own failure, as a cancel during an attempt does', async () => {
+    const ledger = t.app.get(ChargeLedger);
+    const { body } = await t.http.post('/sagas/patient-charge', {});
+    const id = body.id as string;
+    // The first attempt of the charge failed; the next one is a minute away.
+    await waitFor(async () =>
+      (await eventsOf(t.http, id)).find((e) => e.type === 'step_failed' && e.data?.retryInMs),
+    );
+    assert.equal((await t.http.post(`/sagas/${id}/cancel`)).status, 202);
+    const saga = await waitForSaga(t.http, id, undefined, 5000);
+    assert.equal(saga.status, 'compensated');
+    assert.equal(saga.error?.name, 'SagaCancelled');
+    const charge = saga.steps!.find((s) => s.name === 'charge')!;
+    assert.equal(charge.status, 'compensated');
+    assert.equal(charge.attempts, 1);
+    assert.equal(charge.error?.message, 'provider unavailable');
+    assert.equal(charge.compensation?.status, 'completed');
+    assert.deepEqual(ledger.handlers(id), ['reserve', 'charge', 'refund', 'release']);
   });
 });
 

@@ -623,14 +623,19 @@ describe('cancel', () => {
     assert.deepEqual(eventTypes(t), [SagaEventType.SagaCompensated]);
   });
 
-  it('a step that finally fails with a cancel pending compensates with the failure as cause', () => {
+  it('a step that finally fails with a cancel pending keeps its error; the saga reads as cancelled', () => {
     const def = definition([{ compensation: true }, {}]);
     const saga = runningAt(def, 1, { cancelRequested: true });
     const t = decide(def, saga, failed(fatal));
     assertSameSeqAndCancel(t, saga);
     assert.equal(t.status, SagaStatus.Compensating);
     assert.equal(t.stepIndex, 0);
-    assert.deepEqual(t.error, fatal);
+    assert.deepEqual(t.error, CANCELLED_ERROR);
+    assert.deepEqual(t.step?.error, fatal);
+    assert.deepEqual(t.events.at(-1), {
+      type: SagaEventType.SagaCompensating,
+      data: { cause: CANCELLED_ERROR },
+    });
   });
 
   it('a retryable failure with a cancel pending compensates now instead of waiting to retry', () => {
@@ -700,12 +705,28 @@ describe('cancel', () => {
       });
     }
 
-    it('while the current step waits for a retry: that step is not compensated', () => {
+    it('while the current step waits for a retry: that step failed, and is not compensated', () => {
       const saga: SagaSnapshot = { ...runningAt(def, 3, { cancelRequested: true }), running: false };
       saga.steps[3] = stepSnap(3, { status: StepStatus.Pending, attempts: 1 });
       const t = cancelNow(def, saga);
       assert.equal(t.stepIndex, 2);
       assert.equal(t.status, SagaStatus.Compensating);
+      // Its last attempt's error stays: the patch does not name one.
+      assert.deepEqual(t.step, { index: 3, side: 'step', status: StepStatus.Failed, finished: true });
+    });
+
+    it('while a step that compensates its own failure waits for a retry: it is compensated first', () => {
+      const own = definition([{ compensation: true }, { compensation: true, compensateOnFailure: true }]);
+      const saga: SagaSnapshot = { ...runningAt(own, 1, { cancelRequested: true }), running: false };
+      saga.steps[1] = stepSnap(1, { status: StepStatus.Pending, attempts: 2 });
+      const t = cancelNow(own, saga);
+      assert.equal(t.status, SagaStatus.Compensating);
+      assert.equal(t.stepIndex, 1);
+      assert.deepEqual(t.error, CANCELLED_ERROR);
+      assert.equal(t.step?.status, StepStatus.Failed);
+      assert.deepEqual(t.started, { index: 1, side: 'compensation', step: 's1', attempt: 1 });
+      const after = applyTransition(saga, t);
+      assert.equal(after.steps[1].status, StepStatus.Compensating);
     });
   });
 });
@@ -780,14 +801,19 @@ describe('the next unit, claimed with the transition when it is due at once', ()
     const def = definition([{ compensation: true }, {}]);
     const saga = runningAt(def, 1, { cancelRequested: true });
     const t = decide(def, saga, { kind: 'cancelled' });
-    assert.deepEqual(t.step, {
-      index: 1,
-      side: 'step',
-      status: StepStatus.Pending,
-      error: null,
-      finished: false,
-    });
+    assert.deepEqual(t.step, { index: 1, side: 'step', status: StepStatus.Pending, finished: false });
     assert.equal(applyTransition(saga, t).steps[1].status, StepStatus.Pending);
+  });
+
+  it('a claimed retry that a cancel stopped before it ran: the step failed, and is compensated when it opted in', () => {
+    const def = definition([{ compensation: true }, { compensation: true, compensateOnFailure: true }]);
+    // Attempt 2 was claimed; attempt 1 ran and failed.
+    const saga = runningAt(def, 1, { cancelRequested: true, attempts: 2 });
+    const t = decide(def, saga, { kind: 'cancelled' });
+    assert.deepEqual(t.step, { index: 1, side: 'step', status: StepStatus.Failed, finished: true });
+    assert.equal(t.stepIndex, 1);
+    assert.equal(t.phase, 'compensation');
+    assert.deepEqual(t.error, CANCELLED_ERROR);
   });
 });
 

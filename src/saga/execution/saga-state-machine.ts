@@ -35,10 +35,8 @@ export const CANCELLED_ERROR: SagaError = toSagaError(new SagaCancelledError());
 
 /** A cancel while no attempt is in flight: stop before the next step and compensate. */
 export function cancelNow(def: SagaDefinition, saga: SagaSnapshot): Transition {
-  return startingNext(
-    saga,
-    compensateBelow(def, saga, saga.steps, saga.stepIndex + 1, CANCELLED_ERROR, [], true),
-  );
+  const step = saga.steps[saga.stepIndex];
+  return startingNext(saga, stopForCancel(def, { ...saga, cancelRequested: true }, step, step.attempts));
 }
 
 /** Resume a dead-lettered saga at the compensation that exhausted its retries, with a fresh budget. */
@@ -85,22 +83,9 @@ function decideStep(
   const step = saga.steps[saga.stepIndex];
 
   if (outcome.kind === 'cancelled') {
-    const stopped = compensateBelow(
-      def,
-      saga,
-      saga.steps,
-      step.index + 1,
-      CANCELLED_ERROR,
-      [],
-      saga.cancelRequested,
-    );
-    // Claimed with the previous transition but never run: it goes back to pending, and shows as skipped.
-    return step.status === StepStatus.Running
-      ? {
-          ...stopped,
-          step: { index: step.index, side: 'step', status: StepStatus.Pending, error: null, finished: false },
-        }
-      : stopped;
+    // Claimed with the previous transition but never run: that claim is not an attempt that ran.
+    const ran = step.status === StepStatus.Running ? step.attempts - 1 : step.attempts;
+    return stopForCancel(def, saga, step, ran);
   }
 
   if (outcome.kind === 'succeeded') {
@@ -170,9 +155,28 @@ function decideStep(
     { type: SagaEventType.StepFailed, step: step.name, attempt: step.attempts, data: { error } },
   ];
   const steps = withStep(saga.steps, { ...step, status: StepStatus.Failed });
+  // Whatever the step did when it gave up, a saga that was cancelled stops because of the cancel.
+  const cause = saga.cancelRequested ? CANCELLED_ERROR : error;
   return {
-    ...compensateBelow(def, saga, steps, step.index + 1, error, failedEvents, saga.cancelRequested),
+    ...compensateBelow(def, saga, steps, step.index + 1, cause, failedEvents, saga.cancelRequested),
     step: { index: step.index, side: 'step', status: StepStatus.Failed, error, finished: true },
+  };
+}
+
+/**
+ * Stops a cancelled saga at `step`, which will not run again. One rule wherever the cancel finds
+ * it (between attempts, or claimed but not run): if an attempt of it ran, it finally failed, and is
+ * compensated when it opted in (that attempt may have had an effect); if none ran, it never started.
+ */
+function stopForCancel(def: SagaDefinition, saga: SagaSnapshot, step: StepSnapshot, ran: number): Transition {
+  const status = ran > 0 ? StepStatus.Failed : StepStatus.Pending;
+  const steps = withStep(saga.steps, { ...step, status });
+  const stopped = compensateBelow(def, saga, steps, step.index + 1, CANCELLED_ERROR, [], true);
+  if (status === step.status) return stopped;
+  // The error of its last failed attempt, if any, stays as it is.
+  return {
+    ...stopped,
+    step: { index: step.index, side: 'step', status, finished: status === StepStatus.Failed },
   };
 }
 

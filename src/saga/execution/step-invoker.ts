@@ -60,7 +60,10 @@ export class StepInvoker {
       const output = await Promise.race([method.call(def.instance, ctx), expired]);
       return { kind: 'succeeded', output: toJson(output) };
     } catch (error) {
-      return { kind: 'failed', error: toSagaError(error) };
+      // A handler that gives up because its signal was aborted throws whatever its I/O throws (often
+      // an AbortError): the attempt failed for the reason of the abort (cancel, timeout, shutdown).
+      const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
+      return { kind: 'failed', error: toSagaError(reason) };
     } finally {
       clearTimeout(timer);
       this.running.delete(attempt);

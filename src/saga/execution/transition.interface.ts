@@ -60,7 +60,8 @@ export interface StepPatch {
   /** The compensation's own status, when `side` is `compensation`. */
   compensationStatus?: CompensationStatus;
   output?: unknown;
-  error: SagaError | null;
+  /** Left as it is when undefined. */
+  error?: SagaError | null;
   finished: boolean;
   /** A dead-letter retry gives the compensation a fresh attempt budget. */
   resetAttempts?: boolean;

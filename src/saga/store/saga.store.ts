@@ -411,8 +411,8 @@ function stepRowPatches(t: Transition): StepRowPatch[] {
       status: patch.status,
       set_output: true,
       output: patch.output ?? null,
-      set_error: true,
-      error: patch.error,
+      set_error: patch.error !== undefined,
+      error: patch.error ?? null,
       finished: patch.finished,
     });
   } else if (patch) {
@@ -420,8 +420,8 @@ function stepRowPatches(t: Transition): StepRowPatch[] {
       index: patch.index,
       status: patch.status,
       compensation_status: patch.compensationStatus,
-      set_compensation_error: true,
-      compensation_error: patch.error,
+      set_compensation_error: patch.error !== undefined,
+      compensation_error: patch.error ?? null,
       compensation_finished: patch.finished,
       reset_compensation_attempts: patch.resetAttempts ?? false,
     });
