@@ -15,6 +15,7 @@ import { SagaReconciler } from './execution/saga-reconciler.js';
 import { SagaService } from './execution/saga.service.js';
 import { StepInvoker } from './execution/step-invoker.js';
 import { StepWorker } from './execution/step.worker.js';
+import { SagaEventLog } from './observability/saga-event-log.js';
 import { SagaMetrics } from './observability/saga-metrics.js';
 import {
   resolveSagaModuleOptions,
@@ -90,6 +91,7 @@ export class SagaModule {
         SagaService,
         CancellationBus,
         SagaMetrics,
+        SagaEventLog,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],
       exports: [SagaService, SagaQueries, SagaRegistry],

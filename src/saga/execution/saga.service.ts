@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
+import { SagaEventLog } from '../observability/saga-event-log.js';
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { SagaConflictError } from '../errors/saga-conflict.error.js';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
@@ -11,7 +12,12 @@ import { assertStorableJson } from '../store/storable-json.js';
 import { CancellationBus } from './cancellation-bus.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { cancelNow, retryFailed } from './saga-state-machine.js';
-import type { SagaSnapshot, Transition } from './transition.interface.js';
+import {
+  SagaEventType,
+  type EventDraft,
+  type SagaSnapshot,
+  type Transition,
+} from './transition.interface.js';
 
 export interface SagaSummary {
   id: string;
@@ -29,6 +35,7 @@ export class SagaService {
     private readonly store: SagaStore,
     private readonly dispatcher: SagaDispatcher,
     private readonly cancellations: CancellationBus,
+    private readonly eventLog: SagaEventLog,
   ) {}
 
   /**
@@ -42,15 +49,18 @@ export class SagaService {
     const parsed = def.input.safeParse(input);
     if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
     const saga = await this.store.create(def, parsed.data, options.idempotencyKey);
-    if (saga.created)
+    if (saga.created) {
+      this.eventLog.committed(saga, [{ type: SagaEventType.SagaStarted }]);
       this.dispatcher.dispatchCommitted([{ sagaId: saga.id, seq: 1, delayMs: 0, claimed: false }]);
+    }
     return saga;
   }
 
   /** Stops the saga before its next step and compensates what it completed. */
   async cancel(id: string): Promise<SagaSummary> {
     let stepInFlight = false;
-    const summary = await this.operate(id, async (saga, def, sql) => {
+    const requested: EventDraft = { type: SagaEventType.CancelRequested };
+    const summary = await this.operate(id, [requested], async (saga, def, sql) => {
       if (!ACTIVE_SAGA_STATUSES.includes(saga.status)) {
         throw new SagaConflictError(`Saga ${id} is already ${saga.status}`);
       }
@@ -71,7 +81,7 @@ export class SagaService {
 
   /** Resumes a dead-lettered (`failed`) saga at the compensation that exhausted its retries. */
   async retry(id: string): Promise<SagaSummary> {
-    return this.operate(id, async (saga, def) => {
+    return this.operate(id, [], async (saga, def) => {
       if (saga.status !== SagaStatus.Failed) {
         throw new SagaConflictError(`Saga ${id} is ${saga.status}; only a failed saga can be retried`);
       }
@@ -79,8 +89,10 @@ export class SagaService {
     });
   }
 
+  /** Commits what `decide` returns, along with `recorded`: events that `decide` wrote itself. */
   private async operate(
     id: string,
+    recorded: EventDraft[],
     decide: (saga: SagaSnapshot, def: SagaDefinition, sql: StoreSql) => Promise<Transition | undefined>,
   ): Promise<SagaSummary> {
     const outcome = await this.store.withLockedSaga(id, (saga, sql) =>
@@ -88,6 +100,7 @@ export class SagaService {
     );
     if (!outcome) throw new SagaNotFoundError(id);
     const { saga, transition } = outcome;
+    this.eventLog.committed(saga, [...recorded, ...(transition?.events ?? [])]);
     if (transition) this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
     return { id: saga.id, name: saga.name, status: transition?.status ?? saga.status };
   }

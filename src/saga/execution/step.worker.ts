@@ -9,6 +9,7 @@ import { Worker, type Job } from 'bullmq';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
 import { LOST_ATTEMPTS_ERROR, WorkerShutdownError } from '../errors/infrastructure-error.js';
+import { SagaEventLog } from '../observability/saga-event-log.js';
 import { SagaMetrics } from '../observability/saga-metrics.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { SagaStore } from '../store/saga.store.js';
@@ -40,6 +41,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly invoker: StepInvoker,
     private readonly dispatcher: SagaDispatcher,
     private readonly metrics: SagaMetrics,
+    private readonly eventLog: SagaEventLog,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
   ) {}
 
@@ -150,6 +152,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   private afterCommit(saga: SagaSnapshot, transition: Transition): void {
     this.metrics.recordTransition(transition);
+    this.eventLog.committed(saga, transition.events);
     this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
   }
 }

@@ -1,0 +1,68 @@
+import { Injectable, Logger } from '@nestjs/common';
+import type { SagaError } from '../errors/saga-error.js';
+import { SagaEventType, type EventDraft } from '../execution/transition.interface.js';
+
+type Level = 'debug' | 'log' | 'warn' | 'error';
+
+/**
+ * One log line per committed event that an operator wants to see without polling `/events`: at
+ * `log` a saga's start, end, cancel and operator retry and each compensation done; at `warn` a
+ * failed attempt (with its retry delay) and the start of compensating; at `error` a dead letter.
+ * The routine (attempts starting, steps completing) is `debug`. Logged after the commit, so a line
+ * never tells of a transition that did not happen.
+ */
+@Injectable()
+export class SagaEventLog {
+  private readonly logger = new Logger('Saga');
+
+  committed(saga: { id: string; name: string }, events: readonly EventDraft[]): void {
+    for (const event of events) {
+      const [level, what] = describe(event);
+      const where = event.step ? ` ${event.step}${event.attempt ? ` (attempt ${event.attempt})` : ''}` : '';
+      this.logger[level](`${saga.name} ${saga.id}${where}: ${what}`);
+    }
+  }
+}
+
+function describe(event: EventDraft): [Level, string] {
+  const data = event.data ?? {};
+  const error = data.error as SagaError | undefined;
+  const retry = typeof data.retryInMs === 'number' ? `, retrying in ${data.retryInMs} ms` : ', for good';
+  switch (event.type) {
+    case SagaEventType.SagaStarted:
+      return ['log', 'started'];
+    case SagaEventType.StepStarted:
+      return ['debug', 'step started'];
+    case SagaEventType.StepCompleted:
+      return ['debug', 'step completed'];
+    case SagaEventType.StepFailed:
+      return ['warn', `step failed${retry}: ${text(error)}`];
+    case SagaEventType.CompensationStarted:
+      return ['debug', 'compensation started'];
+    case SagaEventType.CompensationCompleted:
+      return ['log', 'compensated'];
+    case SagaEventType.CompensationFailed:
+      return typeof data.retryInMs === 'number'
+        ? ['warn', `compensation failed${retry}: ${text(error)}`]
+        : ['error', `compensation failed for good: ${text(error)}`];
+    case SagaEventType.CancelRequested:
+      return ['log', 'cancel requested'];
+    case SagaEventType.SagaCompensating:
+      return [
+        'warn',
+        `compensating its completed steps, because: ${text(data.cause as SagaError | undefined)}`,
+      ];
+    case SagaEventType.SagaCompleted:
+      return ['log', 'completed'];
+    case SagaEventType.SagaCompensated:
+      return ['log', 'ended compensated'];
+    case SagaEventType.SagaFailed:
+      return ['error', `ended failed (dead letter: an operator must retry it): ${text(error)}`];
+    case SagaEventType.SagaRetried:
+      return ['log', 'retried by an operator'];
+  }
+}
+
+function text(error: SagaError | undefined): string {
+  return error ? `${error.name}: ${error.message}` : 'no error recorded';
+}
