@@ -46,6 +46,7 @@ function definition(specs: StepSpec[]): SagaDefinition {
     method: `s${index}`,
     retry: spec.retry ?? STEP_RETRY,
     timeoutMs: 1000,
+    stage: index,
     compensateOnFailure: spec.compensateOnFailure ?? false,
     ...(spec.compensation
       ? {

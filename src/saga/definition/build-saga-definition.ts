@@ -22,6 +22,7 @@ const sagaOptionsSchema = z.object({
     .string()
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"'),
   version: z.int().min(1).optional(),
+  deadlineMs: z.int().min(100).max(2_147_483_647).optional(),
   input: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema'),
 });
 
@@ -45,6 +46,10 @@ const handlerSchema = z.strictObject({
 const stepSchema = handlerSchema.extend({
   compensateOnFailure: z.boolean().optional(),
   order: z.int().optional(),
+  group: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"')
+    .optional(),
 });
 
 /**
@@ -75,10 +80,16 @@ export function buildSagaDefinition(
         return { name: m.name, options: validate(className, m.name, stepSchema, m.step) };
       }),
   );
+  const stages = stagesOf(
+    className,
+    stepMethods.map((m) => ({ name: m.name, group: m.options.group })),
+  );
   const steps: StepDefinition[] = stepMethods.map(({ name, options: stepOptions }, index) => ({
     ...resolveHandler(name, stepOptions, defaults),
     name,
     index,
+    ...(stepOptions.group ? { group: stepOptions.group } : {}),
+    stage: stages[index],
     compensateOnFailure: stepOptions.compensateOnFailure ?? false,
   }));
   if (steps.length === 0) throw new SagaDefinitionError(className, 'it declares no @Step method');
@@ -109,10 +120,30 @@ export function buildSagaDefinition(
     name: options.name,
     version: options.version ?? 1,
     input: options.input,
+    ...(parsed.data.deadlineMs ? { deadlineMs: parsed.data.deadlineMs } : {}),
     className,
     instance,
     steps,
   };
+}
+
+/** The stage of each step: adjacent steps of one group share one; a group must not be split. */
+function stagesOf(className: string, steps: { name: string; group?: string }[]): number[] {
+  const stages: number[] = [];
+  const closed = new Set<string>();
+  steps.forEach((step, i) => {
+    const previous = steps[i - 1];
+    const joins = step.group !== undefined && previous?.group === step.group;
+    if (!joins && previous?.group) closed.add(previous.group);
+    if (!joins && step.group && closed.has(step.group)) {
+      throw new SagaDefinitionError(
+        className,
+        `the steps of group "${step.group}" must be adjacent, and ${step.name} is not next to the others`,
+      );
+    }
+    stages.push(i === 0 ? 0 : joins ? stages[i - 1] : stages[i - 1] + 1);
+  });
+  return stages;
 }
 
 /** Declaration order, unless every step says where it goes (each somewhere else). */

@@ -8,6 +8,12 @@ export interface SagaOptions<Input extends ZodType = ZodType> {
   version?: number;
   /** zod schema the input must satisfy; the parsed value is what steps receive. */
   input: Input;
+  /**
+   * A saga still going forward this long after it was started (or, when its start was scheduled,
+   * after that start) is cancelled with `DeadlineExceeded` and compensates. A start may set its own
+   * (`?deadlineMs=`). @defaultValue no deadline
+   */
+  deadlineMs?: number;
 }
 
 export interface HandlerOptions {
@@ -29,6 +35,13 @@ export interface StepOptions extends HandlerOptions {
    * failed attempt may have left a partial effect behind. @defaultValue false
    */
   compensateOnFailure?: boolean;
+  /**
+   * A parallel group: adjacent steps that name the same group run at once, and the step after them
+   * starts when all of them have completed. When one finally fails, the others' signals are
+   * aborted, their outcomes awaited, and every completed step is compensated in the reverse order
+   * of completion. @defaultValue none: the step runs on its own
+   */
+  group?: string;
 }
 
 export type CompensateOptions = HandlerOptions;

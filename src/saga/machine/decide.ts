@@ -1,0 +1,310 @@
+import { backoffDelay } from '../definition/retry-policy.js';
+import type { SagaDefinition, StepDefinition } from '../definition/saga-definition.interface.js';
+import { DeadlineExceededError } from '../errors/deadline-exceeded.error.js';
+import { SagaCancelledError } from '../errors/saga-cancelled.error.js';
+import { toSagaError, type SagaError } from '../errors/saga-error.js';
+import { SagaStatus } from '../saga-status.js';
+import { SagaEventType, type EventDraft } from './saga-events.js';
+import { UnitKind, unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from './saga-snapshot.js';
+import type { Outcome, SagaInput, Transition, UnitChange } from './transition.js';
+
+export const CANCELLED_ERROR: SagaError = toSagaError(new SagaCancelledError());
+export const DEADLINE_ERROR: SagaError = toSagaError(new DeadlineExceededError());
+
+/**
+ * The saga state machine: the one transition that follows an input (an attempt's outcome, a due
+ * time, an operator's action) in the saga as `saga` shows it. Pure, so that every path is tested
+ * without I/O; the store commits what it returns, and the dispatcher enqueues the units it schedules.
+ */
+export function decide(
+  def: SagaDefinition,
+  saga: SagaSnapshot,
+  input: SagaInput,
+  random: () => number = Math.random,
+): Transition {
+  const next = new NextTransition(def, saga, random);
+  switch (input.kind) {
+    case 'outcome':
+      next.record(next.unit(input.unit), input.outcome);
+      break;
+    case 'due':
+      // The control unit's time is the deadline.
+      next.change(next.unit(input.unit), { status: UnitStatus.Completed, dueInMs: null });
+      if (next.forward) next.stop(saga.cancelRequested ? CANCELLED_ERROR : DEADLINE_ERROR);
+      break;
+    case 'cancel':
+      break;
+    case 'retry':
+      next.retryDeadLetter();
+      break;
+  }
+  // A cancel asked for meanwhile stops the saga, whatever else happened.
+  if (saga.cancelRequested && next.forward) next.stop(CANCELLED_ERROR);
+  next.proceed();
+  return next.transition();
+}
+
+/** The transition being built, over a working copy of the saga that each change updates. */
+class NextTransition {
+  private status: SagaStatus;
+  private readonly units: Map<string, UnitSnapshot>;
+  private readonly changes = new Map<string, UnitChange>();
+  private readonly events: EventDraft[] = [];
+  private output?: unknown;
+  private error?: SagaError | null;
+  private cause?: SagaError;
+  private abortRunning = false;
+
+  constructor(
+    private readonly def: SagaDefinition,
+    private readonly saga: SagaSnapshot,
+    private readonly random: () => number,
+  ) {
+    this.status = saga.status;
+    this.units = new Map(saga.units.map((u) => [u.key, u]));
+  }
+
+  get forward(): boolean {
+    return this.status === SagaStatus.Pending || this.status === SagaStatus.Running;
+  }
+
+  unit(key: string): UnitSnapshot {
+    const unit = this.units.get(key);
+    if (!unit) throw new Error(`saga ${this.saga.id} has no unit ${key}`);
+    return unit;
+  }
+
+  change(unit: UnitSnapshot, patch: Omit<Partial<UnitChange>, 'key' | 'kind' | 'step'>): void {
+    const previous = this.changes.get(unit.key);
+    this.changes.set(unit.key, {
+      ...previous,
+      key: unit.key,
+      kind: unit.kind,
+      step: unit.step,
+      status: unit.status,
+      ...patch,
+    });
+    this.units.set(unit.key, {
+      ...unit,
+      status: patch.status ?? unit.status,
+      output: patch.output !== undefined ? patch.output : unit.output,
+      scheduled: patch.dueInMs === undefined ? unit.scheduled : patch.dueInMs !== null,
+      attempts: patch.resetAttempts ? 0 : unit.attempts,
+      endedAt: patch.ended ? this.saga.seq : unit.endedAt,
+    });
+  }
+
+  /** Records the outcome of the attempt of `unit` that was running. */
+  record(unit: UnitSnapshot, outcome: Outcome): void {
+    if (unit.kind === UnitKind.Compensation) return this.recordCompensation(unit, outcome);
+    const step = this.stepOf(unit);
+    if (outcome.kind === 'cancelled') {
+      // Claimed with the previous transition but never run: that claim is not an attempt that ran.
+      return this.halt(unit, unit.status === UnitStatus.Running ? unit.attempts - 1 : unit.attempts);
+    }
+    if (outcome.kind === 'succeeded') {
+      this.event(SagaEventType.StepCompleted, step, unit.attempts);
+      return this.change(unit, {
+        status: UnitStatus.Completed,
+        output: outcome.output,
+        error: null,
+        ended: true,
+        dueInMs: null,
+      });
+    }
+    const { error } = outcome;
+    // A saga that stopped going forward does not wait out a backoff to try again.
+    if (
+      error.retryable &&
+      unit.attempts < step.retry.attempts &&
+      this.forward &&
+      !this.saga.cancelRequested
+    ) {
+      const retryInMs = backoffDelay(step.retry.backoff, unit.attempts, this.random);
+      this.event(SagaEventType.StepFailed, step, unit.attempts, { error, retryInMs });
+      return this.change(unit, { status: UnitStatus.Pending, error, dueInMs: retryInMs });
+    }
+    this.event(SagaEventType.StepFailed, step, unit.attempts, { error });
+    this.change(unit, { status: UnitStatus.Failed, error, ended: true, dueInMs: null });
+    // Whatever the step did when it gave up, a saga that was cancelled stops because of the cancel.
+    if (this.forward) this.stop(this.saga.cancelRequested ? CANCELLED_ERROR : error);
+  }
+
+  private recordCompensation(unit: UnitSnapshot, outcome: Outcome): void {
+    const step = this.stepOf(unit);
+    const compensation = step.compensation!;
+    if (outcome.kind === 'cancelled') {
+      // Compensations always run, so a "not run" outcome here is a bug; recording it as done would hide it.
+      throw new Error(`saga ${this.saga.id}: compensation ${compensation.method} cannot be cancelled`);
+    }
+    if (outcome.kind === 'succeeded') {
+      this.event(SagaEventType.CompensationCompleted, step, unit.attempts);
+      return this.change(unit, { status: UnitStatus.Completed, error: null, ended: true, dueInMs: null });
+    }
+    const { error } = outcome;
+    if (error.retryable && unit.attempts < compensation.retry.attempts) {
+      const retryInMs = backoffDelay(compensation.retry.backoff, unit.attempts, this.random);
+      this.event(SagaEventType.CompensationFailed, step, unit.attempts, { error, retryInMs });
+      return this.change(unit, { status: UnitStatus.Pending, error, dueInMs: retryInMs });
+    }
+    this.event(SagaEventType.CompensationFailed, step, unit.attempts, { error });
+    this.change(unit, { status: UnitStatus.Failed, error, ended: true, dueInMs: null });
+    this.finish(SagaStatus.Failed, { error });
+    this.events.push({ type: SagaEventType.SagaFailed, data: { error } });
+  }
+
+  /**
+   * Stops going forward: running attempts are asked to abort and their outcomes awaited, units
+   * that will not run again are halted, and once nothing runs forward the completed steps are
+   * compensated (in `proceed`).
+   */
+  stop(cause: SagaError): void {
+    this.status = SagaStatus.Compensating;
+    this.error = cause;
+    this.cause = cause;
+    for (const unit of this.units.values()) {
+      if (unit.kind === UnitKind.Control && unit.scheduled) this.change(unit, { dueInMs: null });
+      if (unit.kind !== UnitKind.Step) continue;
+      if (unit.status === UnitStatus.Running) this.abortRunning = true;
+      else if (unit.status === UnitStatus.Pending && unit.scheduled) this.halt(unit, unit.attempts);
+    }
+  }
+
+  /**
+   * A forward unit that will not run again. One rule wherever a stop finds it (between attempts,
+   * or claimed but not run): if an attempt of it ran, it finally failed, and is compensated when
+   * it opted in (that attempt may have had an effect); if none ran, it never started.
+   */
+  private halt(unit: UnitSnapshot, ran: number): void {
+    if (ran > 0) this.change(unit, { status: UnitStatus.Failed, ended: true, dueInMs: null });
+    else this.change(unit, { status: UnitStatus.Pending, dueInMs: null });
+  }
+
+  retryDeadLetter(): void {
+    const unit = [...this.units.values()].find(
+      (u) => u.kind === UnitKind.Compensation && u.status === UnitStatus.Failed,
+    )!;
+    this.status = SagaStatus.Compensating;
+    this.events.push({ type: SagaEventType.SagaRetried, step: this.stepOf(unit).name });
+    this.change(unit, { error: null, resetAttempts: true });
+    this.startAttempt(this.unit(unit.key));
+  }
+
+  /** Schedules what comes next in the saga as the changes so far leave it, or ends it. */
+  proceed(): void {
+    if (this.forward) return this.proceedForward();
+    if (this.status !== SagaStatus.Compensating) return;
+    const busy = [...this.units.values()].some(
+      (u) =>
+        (u.kind === UnitKind.Step && u.status === UnitStatus.Running) ||
+        (u.kind === UnitKind.Compensation && (u.status === UnitStatus.Running || u.scheduled)),
+    );
+    const next = busy ? undefined : this.nextToCompensate();
+    if (!busy && !next) {
+      this.finish(SagaStatus.Compensated, {});
+      this.events.push({ type: SagaEventType.SagaCompensated });
+      return;
+    }
+    if (this.cause) this.events.push({ type: SagaEventType.SagaCompensating, data: { cause: this.cause } });
+    this.cause = undefined;
+    if (next) this.startAttempt(this.compensationUnit(next));
+  }
+
+  private proceedForward(): void {
+    const steps = this.def.steps;
+    const current = steps.find((s) => this.stepUnit(s).status !== UnitStatus.Completed);
+    if (!current) {
+      this.finish(SagaStatus.Completed, {
+        output: Object.fromEntries(steps.map((s) => [s.name, this.stepUnit(s).output ?? null])),
+      });
+      this.events.push({ type: SagaEventType.SagaCompleted });
+      return;
+    }
+    for (const step of steps.filter((s) => s.stage === current.stage)) {
+      const unit = this.stepUnit(step);
+      if (unit.status === UnitStatus.Pending && !unit.scheduled) this.startAttempt(unit);
+    }
+  }
+
+  /** The latest step to have ended, among those with something to undo and not undone yet. */
+  private nextToCompensate(): StepDefinition | undefined {
+    return (
+      this.def.steps
+        .filter((step) => {
+          const unit = this.stepUnit(step);
+          const undo = this.units.get(unitKey.compensation(step.index));
+          return (
+            step.compensation &&
+            (unit.status === UnitStatus.Completed ||
+              (unit.status === UnitStatus.Failed && step.compensateOnFailure)) &&
+            undo?.status !== UnitStatus.Completed
+          );
+        })
+        // Units halted by one transition ended together: the later step first, as in declaration order.
+        .sort((a, b) => this.stepUnit(b).endedAt! - this.stepUnit(a).endedAt! || b.index - a.index)[0]
+    );
+  }
+
+  /** A unit due at once is claimed by the commit that schedules it (see UnitChange.start). */
+  private startAttempt(unit: UnitSnapshot): void {
+    const type = unit.kind === UnitKind.Step ? SagaEventType.StepStarted : SagaEventType.CompensationStarted;
+    this.event(type, this.stepOf(unit), unit.attempts + 1);
+    this.change(unit, { status: UnitStatus.Running, dueInMs: 0, start: true });
+  }
+
+  /** Ends the saga: nothing is due for it any more. */
+  private finish(status: SagaStatus, fields: { output?: unknown; error?: SagaError }): void {
+    this.status = status;
+    if ('output' in fields) this.output = fields.output;
+    if (fields.error) this.error = fields.error;
+    for (const unit of this.units.values()) if (unit.scheduled) this.change(unit, { dueInMs: null });
+  }
+
+  private stepOf(unit: UnitSnapshot): StepDefinition {
+    return this.def.steps[unit.step!];
+  }
+
+  private stepUnit(step: StepDefinition): UnitSnapshot {
+    return this.unit(unitKey.step(step.index));
+  }
+
+  /** The compensation unit of `step`, as it is or (before its first attempt) as it starts. */
+  private compensationUnit(step: StepDefinition): UnitSnapshot {
+    const key = unitKey.compensation(step.index);
+    return (
+      this.units.get(key) ?? {
+        key,
+        kind: UnitKind.Compensation,
+        step: step.index,
+        status: UnitStatus.Pending,
+        seq: 0,
+        attempts: 0,
+        scheduled: false,
+        output: null,
+        endedAt: null,
+      }
+    );
+  }
+
+  private event(
+    type: SagaEventType,
+    step: StepDefinition,
+    attempt: number,
+    data?: Record<string, unknown>,
+  ): void {
+    this.events.push({ type, step: step.name, attempt, ...(data ? { data } : {}) });
+  }
+
+  transition(): Transition {
+    return {
+      sagaId: this.saga.id,
+      seq: this.saga.seq,
+      status: this.status,
+      ...(this.output !== undefined ? { output: this.output } : {}),
+      ...(this.error !== undefined ? { error: this.error } : {}),
+      units: [...this.changes.values()],
+      events: this.events,
+      abortRunning: this.abortRunning,
+    };
+  }
+}

@@ -1,0 +1,65 @@
+import type { SagaStatus } from '../saga-status.js';
+
+/** What a unit of work does. */
+export const UnitKind = {
+  /** Runs a step forward: one attempt of its handler per job. */
+  Step: 'step',
+  /** Undoes a completed step: one attempt of its compensation per job. */
+  Compensation: 'compensation',
+  /** The saga's own timer: its deadline. */
+  Control: 'control',
+} as const;
+export type UnitKind = (typeof UnitKind)[keyof typeof UnitKind];
+
+export const UnitStatus = {
+  /** Not started, or between two attempts (then scheduled, after a backoff). */
+  Pending: 'pending',
+  /** An attempt is counted and its outcome not recorded yet. */
+  Running: 'running',
+  /** Scheduled for a time at which it acts (a deadline), with no attempt to run. */
+  Waiting: 'waiting',
+  Completed: 'completed',
+  /** Finally failed: it will not run again. */
+  Failed: 'failed',
+} as const;
+export type UnitStatus = (typeof UnitStatus)[keyof typeof UnitStatus];
+
+/** One unit of work of a saga, as its row in Postgres holds it. */
+export interface UnitSnapshot {
+  /** Unique within the saga; with `seq`, it names the unit's job. */
+  key: string;
+  kind: UnitKind;
+  /** The index of the step it runs or undoes; null for the control unit. */
+  step: number | null;
+  status: UnitStatus;
+  /** Bumped each time the unit is scheduled, so that each job of a unit has an id of its own. */
+  seq: number;
+  /** Attempts counted so far (claimed, whether or not their outcome was recorded). */
+  attempts: number;
+  /** Whether a job is due for it: it has a due time. */
+  scheduled: boolean;
+  output: unknown;
+  /** The saga's `seq` when the unit completed or finally failed: compensation goes in reverse of it. */
+  endedAt: number | null;
+}
+
+/** What the engine knows about a saga when it decides its next transition. */
+export interface SagaSnapshot {
+  id: string;
+  name: string;
+  version: number;
+  status: SagaStatus;
+  /** Bumped by every commit and claim: a transition commits only on the `seq` it was decided on. */
+  seq: number;
+  /** A cancel was asked for (by an operator, or by the saga's parent). */
+  cancelRequested: boolean;
+  input: unknown;
+  units: UnitSnapshot[];
+}
+
+/** Unit keys: short, and free of ':' (BullMQ rejects job ids that contain one). */
+export const unitKey = {
+  step: (index: number): string => `s${index}`,
+  compensation: (index: number): string => `c${index}`,
+  control: 'saga',
+};

@@ -1,0 +1,59 @@
+import type { SagaError } from '../errors/saga-error.js';
+import type { SagaStatus } from '../saga-status.js';
+import type { EventDraft } from './saga-events.js';
+import type { UnitKind, UnitStatus } from './saga-snapshot.js';
+
+/** What came of one attempt of a unit. */
+export type Outcome =
+  | { kind: 'succeeded'; output: unknown }
+  | { kind: 'failed'; error: SagaError }
+  /** The attempt was not run: the saga stopped going forward before it started. */
+  | { kind: 'cancelled' };
+
+/** Everything that makes a saga move. */
+export type SagaInput =
+  /** An attempt of a running unit ended. */
+  | { kind: 'outcome'; unit: string; outcome: Outcome }
+  /** A waiting unit's time came. */
+  | { kind: 'due'; unit: string }
+  /** An operator (or a parent saga) cancels the saga: stop going forward and compensate. */
+  | { kind: 'cancel' }
+  /** An operator resumes a dead-lettered saga at the compensation that exhausted its retries. */
+  | { kind: 'retry' };
+
+/** New values for one unit; a field left undefined keeps its value. */
+export interface UnitChange {
+  key: string;
+  kind: UnitKind;
+  step: number | null;
+  status: UnitStatus;
+  output?: unknown;
+  error?: SagaError | null;
+  /** A fresh attempt budget (an operator's retry). */
+  resetAttempts?: boolean;
+  /** It completed or finally failed now: records the order for compensation and its finish time. */
+  ended?: boolean;
+  /** Schedules its next job this long from now (a new `seq`); null: no job is due for it any more. */
+  dueInMs?: number | null;
+  /**
+   * Claimed by the commit itself (with `dueInMs` 0): the same statement counts the attempt, marks it
+   * running and records its start, so that its job runs without a claim of its own.
+   */
+  start?: boolean;
+}
+
+/**
+ * One saga transition, committed in one statement together with the units it schedules, only if
+ * the saga is still at `seq`.
+ */
+export interface Transition {
+  sagaId: string;
+  seq: number;
+  status: SagaStatus;
+  output?: unknown;
+  error?: SagaError | null;
+  units: UnitChange[];
+  events: EventDraft[];
+  /** The saga's running forward attempts are asked to abort their signal (it stopped going forward). */
+  abortRunning: boolean;
+}
