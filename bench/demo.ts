@@ -49,22 +49,55 @@ async function main(): Promise<number> {
       return close();
     };
   }
+  let exampleId: string | undefined;
   try {
     // An app started on its own may require its API_KEY; the one started here does not.
-    return await runDemo(new SagaHttpClient(url, environment ? undefined : process.env.API_KEY));
+    const outcome = await runDemo(new SagaHttpClient(url, environment ? undefined : process.env.API_KEY));
+    exampleId = outcome.exampleId;
+    return outcome.code;
   } finally {
     await closeApp?.();
     if (environment && !flags.keep) await environment.destroy();
-    if (environment && flags.keep) {
-      console.log(
-        `\nKept database ${environment.databaseUrl} and Redis keys "${DEMO_QUEUE_PREFIX}:*". To look around:\n` +
-          `  DATABASE_URL=${environment.databaseUrl} QUEUE_PREFIX=${DEMO_QUEUE_PREFIX} npm start`,
-      );
-    }
+    console.log(whereTheSagasAre(url, environment, exampleId));
   }
 }
 
-async function runDemo(http: SagaHttpClient): Promise<number> {
+/**
+ * The last thing the demo says: where its sagas can be inspected now. The app started here is
+ * gone by then, and so is its database unless --keep.
+ */
+function whereTheSagasAre(
+  url: string,
+  environment: IsolatedEnvironment | undefined,
+  exampleId = '{id}',
+): string {
+  const routes = "GET /sagas/{id} shows a saga's steps, GET /sagas/{id}/events its history";
+  if (!environment) {
+    const auth = process.env.API_KEY ? ' -H "Authorization: Bearer $API_KEY"' : '';
+    return `\nThese sagas stay in the app at ${url}: ${routes}, e.g.\n  curl -s${auth} ${url}/sagas/${exampleId}/events`;
+  }
+  if (!flags.keep) {
+    return (
+      `\nThese sagas were deleted with database ${environment.databaseName} and Redis keys "${DEMO_QUEUE_PREFIX}:*". ` +
+      `To keep them and inspect them (${routes}), run:\n  npm run demo -- --keep`
+    );
+  }
+  return (
+    `\nKept these sagas in database ${environment.databaseUrl} and Redis keys "${DEMO_QUEUE_PREFIX}:*". ` +
+    `To inspect them (${routes}), serve them with the first command and ask with the second, from another terminal:\n` +
+    `  DATABASE_URL=${environment.databaseUrl} QUEUE_PREFIX=${DEMO_QUEUE_PREFIX} PORT=3000 npm start\n` +
+    `  curl -s localhost:3000/sagas/${exampleId}/events`
+  );
+}
+
+interface DemoOutcome {
+  /** The exit code: 0 when every saga ended as its card said it would. */
+  code: number;
+  /** A saga worth a look afterwards (the compensated example, when there is one). */
+  exampleId?: string;
+}
+
+async function runDemo(http: SagaHttpClient): Promise<DemoOutcome> {
   const kinds = Array.from({ length: sagaCount }, (_, i) => cardKindOf(i));
   const count = (kind: CardKind) => kinds.filter((k) => k === kind).length;
   console.log(
@@ -113,7 +146,7 @@ async function runDemo(http: SagaHttpClient): Promise<number> {
   return report(views, kinds, wallSeconds);
 }
 
-function report(views: SagaView[], kinds: CardKind[], wallSeconds: number): number {
+function report(views: SagaView[], kinds: CardKind[], wallSeconds: number): DemoOutcome {
   const summary = summarizeSagas(views);
   const d = summary.durationMs;
   console.log(
@@ -147,17 +180,16 @@ function report(views: SagaView[], kinds: CardKind[], wallSeconds: number): numb
     );
   }
 
+  const exampleId = examples.findLast(([, view]) => view)?.[1]?.id ?? views[0]?.id;
   const wrong = views.filter((v, i) => v.status !== EXPECTED_STATUS[kinds[i]]);
   if (wrong.length > 0) {
     console.log(`\n${wrong.length} saga(s) did not end as expected, e.g.:`);
     for (const view of wrong.slice(0, 3))
       console.log(`  ${view.id}: ${view.status}\n${renderSagaSteps(view)}`);
-    return 1;
+    return { code: 1, exampleId: wrong[0].id };
   }
-  console.log(
-    '\nEvery saga ended as its card said it would. GET /sagas/{id} and GET /sagas/{id}/events show the rest.',
-  );
-  return 0;
+  console.log('\nEvery saga ended as its card said it would.');
+  return { code: 0, exampleId };
 }
 
 function isTerminal(view: SagaView): boolean {

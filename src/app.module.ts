@@ -4,10 +4,20 @@ import type { AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { SagaModule } from './saga/index.js';
 
-/** The application: the saga engine configured from the environment, plus the sagas in ../sagas. */
+/**
+ * The application's saga modules: add yours here. `npm start` serves exactly these (through
+ * `serve()`), and so do the demo and the tests that do not name their own.
+ */
+export const SAGA_MODULES: readonly (Type | DynamicModule)[] = [OrderModule];
+
+/** The application: the saga engine configured from the environment, plus its saga modules. */
 @Module({})
 export class AppModule {
-  static forRoot(config: AppConfig, sagaModules: (Type | DynamicModule)[] = [OrderModule]): DynamicModule {
+  /** `sagaModules` replaces SAGA_MODULES, for tests and benchmarks that bring fixture sagas. */
+  static forRoot(
+    config: AppConfig,
+    sagaModules: readonly (Type | DynamicModule)[] = SAGA_MODULES,
+  ): DynamicModule {
     return {
       module: AppModule,
       imports: [

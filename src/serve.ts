@@ -1,6 +1,5 @@
 import 'reflect-metadata';
 import { Logger, type DynamicModule, type Type } from '@nestjs/common';
-import { OrderModule } from '../sagas/order/order.module.js';
 import { AppModule } from './app.module.js';
 import { createApp } from './bootstrap.js';
 import type { AppConfig } from './config/app-config.js';
@@ -13,10 +12,11 @@ const SHUTDOWN_MARGIN_MS = 15_000;
 /**
  * Runs a process of the application: prepares the database, serves HTTP, and on SIGTERM or
  * SIGINT stops taking work, lets in-flight attempts finish (or releases them) and exits 0.
+ * Serves the sagas of SAGA_MODULES (src/app.module.ts) unless given others.
  */
 export async function serve(
   config: AppConfig,
-  sagaModules: (Type | DynamicModule)[] = [OrderModule],
+  sagaModules?: readonly (Type | DynamicModule)[],
 ): Promise<void> {
   const logger = new Logger('Main');
   surviveDriverWriteRace(logger);

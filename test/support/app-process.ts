@@ -24,6 +24,8 @@ export interface AppProcessOptions {
   name?: string;
   /** How long to wait for /health to answer 200. @defaultValue 30_000 */
   readyTimeoutMs?: number;
+  /** The compiled script the process runs. @defaultValue app-process.main.js, next to this file */
+  entry?: string;
 }
 
 export interface Exit {
@@ -39,7 +41,7 @@ process.once('exit', () => {
   for (const app of live) app.child.kill('SIGKILL');
 });
 
-/** One application process (`src/serve.ts` with the order and scripted sagas), spawned and watched by a test. */
+/** One application process (`src/serve.ts`, by default with the app's and the scripted sagas), spawned and watched by a test. */
 export class AppProcess {
   readonly http: HttpClient;
   /** Resolves when the process has exited, however it ended. */
@@ -77,7 +79,7 @@ export class AppProcess {
     // The port was free a moment ago; if another process took it since, start again on another.
     for (let tries = 1; ; tries++) {
       const port = await freePort();
-      const child = spawn(process.execPath, [ENTRY], {
+      const child = spawn(process.execPath, [options.entry ?? ENTRY], {
         env: { ...process.env, NO_COLOR: '1', ...options.env, SAGA_ROLE: role, PORT: String(port) },
         stdio: ['ignore', 'pipe', 'pipe'],
       });

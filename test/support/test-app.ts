@@ -7,7 +7,6 @@ import { AppModule } from '../../src/app.module.js';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { dropDatabase, prepareDatabase } from '../../src/database/prepare-database.js';
-import { OrderModule } from '../../sagas/order/order.module.js';
 import { HttpClient } from './http-client.js';
 import { wipeRedisPrefix } from './redis-keys.js';
 
@@ -58,6 +57,7 @@ export interface TestApp extends TestEnvironment {
 /** The real application (HTTP, engine, workers) in this process, against real Postgres and Redis. */
 export async function startTestApp(
   options: {
+    /** The saga modules to serve. @defaultValue SAGA_MODULES (src/app.module.ts) */
     sagaModules?: (Type | DynamicModule)[];
     /** Extra environment, or a function of the test environment (to point the app at a proxy, say). */
     env?: Record<string, string> | ((environment: TestEnvironment) => Record<string, string>);
@@ -66,7 +66,7 @@ export async function startTestApp(
   const environment = await createTestEnvironment();
   const extra = typeof options.env === 'function' ? options.env(environment) : options.env;
   const config = loadConfig({ ...environment.env, PORT: '0', ...extra });
-  const app = await createApp(AppModule.forRoot(config, options.sagaModules ?? [OrderModule]), config);
+  const app = await createApp(AppModule.forRoot(config, options.sagaModules), config);
   await app.listen(0, '127.0.0.1');
   const http = new HttpClient((await app.getUrl()).replace('[::1]', '127.0.0.1'));
   return {

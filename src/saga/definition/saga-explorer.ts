@@ -2,6 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { buildSagaDefinition } from './build-saga-definition.js';
+import type { SagaDefinition } from './saga-definition.interface.js';
 import { SagaMetadataAccessor } from './saga-metadata.accessor.js';
 import { SagaRegistry } from './saga-registry.js';
 
@@ -31,9 +32,24 @@ export class SagaExplorer implements OnModuleInit {
         this.options.defaults,
       );
       this.registry.register(definition);
-      this.logger.log(
-        `Saga "${definition.name}" v${definition.version}: ${definition.steps.map((s) => s.name).join(' → ')}`,
-      );
     }
+    this.reportFound(this.registry.all());
+  }
+
+  /** One line that says what this process serves, so a saga that was never registered shows at boot, not as a 404. */
+  private reportFound(definitions: SagaDefinition[]): void {
+    if (definitions.length === 0) {
+      this.logger.warn(
+        'Found no saga: every POST /sagas/{name} will answer 404. Register each @Saga class as a provider ' +
+          'of a module imported next to SagaModule (in this application: SAGA_MODULES in src/app.module.ts).',
+      );
+      return;
+    }
+    const described = definitions.map(
+      (d) => `${d.name}@${d.version} (${d.steps.map((step) => step.name).join(' → ')})`,
+    );
+    this.logger.log(
+      `Found ${definitions.length} saga${definitions.length === 1 ? '' : 's'}: ${described.join(', ')}`,
+    );
   }
 }

@@ -25,4 +25,8 @@ export class SagaRegistry {
   names(): string[] {
     return [...this.definitions.keys()];
   }
+
+  all(): SagaDefinition[] {
+    return [...this.definitions.values()];
+  }
 }

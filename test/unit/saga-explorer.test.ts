@@ -1,0 +1,96 @@
+import 'reflect-metadata';
+import { Module, type LoggerService, type Type } from '@nestjs/common';
+import { DiscoveryModule, NestFactory } from '@nestjs/core';
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { z } from 'zod';
+import { SagaExplorer } from '../../src/saga/definition/saga-explorer.js';
+import { SagaMetadataAccessor } from '../../src/saga/definition/saga-metadata.accessor.js';
+import { SagaRegistry } from '../../src/saga/definition/saga-registry.js';
+import { Saga, Step } from '../../src/saga/index.js';
+import { resolveSagaModuleOptions, SAGA_MODULE_OPTIONS } from '../../src/saga/saga-module-options.js';
+
+@Saga({ name: 'shipment', input: z.object({}) })
+class ShipmentSaga {
+  @Step()
+  pack() {}
+
+  @Step()
+  ship() {}
+}
+
+@Saga({ name: 'refund', version: 3, input: z.object({}) })
+class RefundSaga {
+  @Step()
+  refund() {}
+}
+
+interface Entry {
+  level: 'log' | 'warn' | 'error';
+  context: unknown;
+  message: unknown;
+}
+
+/** Keeps what Nest logs, with the level and context of each message. */
+class RecordingLogger implements LoggerService {
+  readonly entries: Entry[] = [];
+  log(message: unknown, context?: unknown) {
+    this.entries.push({ level: 'log', context, message });
+  }
+  warn(message: unknown, context?: unknown) {
+    this.entries.push({ level: 'warn', context, message });
+  }
+  error(message: unknown, _trace?: unknown, context?: unknown) {
+    this.entries.push({ level: 'error', context, message });
+  }
+}
+
+/** What the explorer logs at module init when the application provides `sagas` (no I/O). */
+async function explorerLogFor(sagas: Type[]): Promise<Omit<Entry, 'context'>[]> {
+  @Module({
+    imports: [DiscoveryModule],
+    providers: [
+      ...sagas,
+      SagaMetadataAccessor,
+      SagaRegistry,
+      SagaExplorer,
+      {
+        provide: SAGA_MODULE_OPTIONS,
+        useValue: resolveSagaModuleOptions({ databaseUrl: 'postgres://unused', redisUrl: 'redis://unused' }),
+      },
+    ],
+  })
+  class ExplorerTestModule {}
+
+  const logger = new RecordingLogger();
+  const context = await NestFactory.createApplicationContext(ExplorerTestModule, { logger });
+  await context.close();
+  return logger.entries
+    .filter((entry) => entry.context === 'SagaExplorer')
+    .map(({ level, message }) => ({ level, message }));
+}
+
+describe('SagaExplorer: what it reports at boot', () => {
+  it('logs one line naming every saga found, with its version and its steps in order', async () => {
+    assert.deepEqual(await explorerLogFor([ShipmentSaga, RefundSaga]), [
+      { level: 'log', message: 'Found 2 sagas: shipment@1 (pack → ship), refund@3 (refund)' },
+    ]);
+  });
+
+  it('says "1 saga" for one', async () => {
+    assert.deepEqual(await explorerLogFor([RefundSaga]), [
+      { level: 'log', message: 'Found 1 saga: refund@3 (refund)' },
+    ]);
+  });
+
+  it('warns when it finds none, and says where sagas are registered', async () => {
+    const entries = await explorerLogFor([]);
+    assert.equal(entries.length, 1, JSON.stringify(entries));
+    assert.equal(entries[0].level, 'warn');
+    assert.match(
+      String(entries[0].message),
+      /^Found no saga: every POST \/sagas\/\{name\} will answer 404\./,
+    );
+    assert.match(String(entries[0].message), /SAGA_MODULES in src\/app\.module\.ts/);
+  });
+});
