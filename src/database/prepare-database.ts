@@ -27,7 +27,9 @@ export async function createDatabaseIfMissing(databaseUrl: string): Promise<void
     const [exists] = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
     if (!exists) {
       await admin.unsafe(`CREATE DATABASE ${quoteIdentifier(name)}`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // created by a process that started at the same time
+        // Created by a process that started at the same time: Postgres says so with duplicate_database,
+        // or, when both inserted into pg_database at once, with the catalog's unique_violation.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }
   } finally {
