@@ -6,8 +6,10 @@ import postgres from 'postgres';
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url));
 
 /**
- * Creates the database if it is missing and applies the migrations in `drizzle/`. Several
- * processes may start at once, so migrations run under an advisory lock on a one-connection client.
+ * Creates the database if it is missing and applies the application's migrations in `drizzle/`
+ * (the example sagas' tables; the engine migrates its own schema, `SagaModule`'s `migrate`).
+ * Several processes may start at once, so migrations run under an advisory lock on a
+ * one-connection client.
  */
 export async function prepareDatabase(databaseUrl: string): Promise<void> {
   await createDatabaseIfMissing(databaseUrl);

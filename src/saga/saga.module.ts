@@ -77,7 +77,7 @@ export class SagaModule {
       ],
       controllers: [SagasController, HealthController, MetricsController],
       providers: [
-        SagaDatabase,
+        { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
         SagaQueries,
         SagaMetadataAccessor,
