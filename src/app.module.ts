@@ -24,6 +24,8 @@ export class AppModule {
         DatabaseModule.forRoot(config.DATABASE_URL),
         SagaModule.forRoot({
           databaseUrl: config.DATABASE_URL,
+          // The engine's tables, in schema `saga`, are migrated here; the application's by prepareDatabase().
+          migrate: true,
           redisUrl: config.REDIS_URL,
           queuePrefix: config.QUEUE_PREFIX,
           role: config.SAGA_ROLE,

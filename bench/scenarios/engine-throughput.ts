@@ -5,6 +5,7 @@ import { AppDatabase } from '../../src/database/app-database.js';
 import { SagaService } from '../../src/saga/index.js';
 // Internal, but the bench counts the statements the engine's own pool sends.
 import { SagaDatabase } from '../../src/saga/store/saga-database.js';
+import { DEFAULT_SAGA_SCHEMA } from '../../src/saga/store/schema.js';
 import { NOOP_SAGA, NOOP_STEPS, NoopSagaModule } from '../noop.saga.js';
 import { ClientCounters } from '../support/client-counters.js';
 import { MeasuredRuns } from '../support/measured-runs.js';
@@ -37,7 +38,11 @@ scenarioChild.run(async (): Promise<ThroughputResult> => {
   const sagas = app.get(SagaService);
   const clock = app.get(TransitionClock);
   // Connected now: on a busy server a connection opened at the end might find no slot left.
-  const observer = postgres(databaseUrl, { max: 1, onnotice: () => undefined });
+  const observer = postgres(databaseUrl, {
+    max: 1,
+    onnotice: () => undefined,
+    connection: { search_path: DEFAULT_SAGA_SCHEMA },
+  });
   await observer`SELECT 1`;
 
   const start = () => sagas.start(NOOP_SAGA, {});

@@ -1,9 +1,12 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
+type Flags<T extends Options> = ReturnType<
+  typeof parseArgs<{ options: T; strict: true; allowPositionals: false }>
+>['values'];
 
 /** Parses `--flag value` options strictly: an unknown flag stops with usage rather than being ignored. */
-export function parseFlags<T extends Options>(options: T, usage: string) {
+export function parseFlags<T extends Options>(options: T, usage: string): Flags<T> {
   try {
     return parseArgs({ options, strict: true, allowPositionals: false }).values;
   } catch (error) {

@@ -6,8 +6,10 @@ import postgres from 'postgres';
 const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', import.meta.url));
 
 /**
- * Creates the database if it is missing and applies the migrations in `drizzle/`. Several
- * processes may start at once, so migrations run under an advisory lock on a one-connection client.
+ * Creates the database if it is missing and applies the application's migrations in `drizzle/`
+ * (the example sagas' tables; the engine migrates its own schema, `SagaModule`'s `migrate`).
+ * Several processes may start at once, so migrations run under an advisory lock on a
+ * one-connection client.
  */
 export async function prepareDatabase(databaseUrl: string): Promise<void> {
   await createDatabaseIfMissing(databaseUrl);
@@ -27,7 +29,9 @@ export async function createDatabaseIfMissing(databaseUrl: string): Promise<void
     const [exists] = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
     if (!exists) {
       await admin.unsafe(`CREATE DATABASE ${quoteIdentifier(name)}`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // created by a process that started at the same time
+        // Created by a process that started at the same time: Postgres says so with duplicate_database,
+        // or, when both inserted into pg_database at once, with the catalog's unique_violation.
+        if (error.code !== '42P04' && error.code !== '23505') throw error;
       });
     }
   } finally {

@@ -9,9 +9,11 @@ export type { RetryOptions, BackoffOptions } from './definition/retry-policy.js'
 export type { StepContext, CompensationContext } from './execution/step-context.interface.js';
 export { SagaService, type SagaSummary } from './execution/saga.service.js';
 export { SagaQueries, type SagaListFilter } from './store/saga-queries.js';
+export { migrateSagaSchema } from './store/migrate-saga-schema.js';
 export type { SagaView, StepView, CompensationView, SagaEventView } from './store/saga-views.js';
 export { SagaStatus, StepStatus, CompensationStatus } from './saga-status.js';
 export { NonRetryableError } from './errors/non-retryable.error.js';
 export { StepTimeoutError } from './errors/step-timeout.error.js';
 export { SagaDefinitionError } from './errors/saga-definition.error.js';
+export { SagaOptionsError } from './errors/saga-options.error.js';
 export type { SagaError } from './errors/saga-error.js';

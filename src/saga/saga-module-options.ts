@@ -1,13 +1,25 @@
 import type { RetryOptions } from './definition/retry-policy.js';
 import type { HandlerDefaults } from './definition/build-saga-definition.js';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './definition/retry-policy.js';
+import { resolveSagaSchemaName } from './store/saga-schema-name.js';
 
 /** Which parts of the engine run in this process. */
 export type SagaRole = 'all' | 'api' | 'worker';
 
 export interface SagaModuleOptions {
-  /** Postgres connection string; the database must already be migrated. */
+  /** Postgres connection string; the database must exist (and be migrated, unless `migrate` is set). */
   databaseUrl: string;
+  /**
+   * Postgres schema of the engine's tables, beside the application's own: 1-63 lower-case
+   * letters, digits or `_`, not `public`. @defaultValue 'saga'
+   */
+  schema?: string;
+  /**
+   * Apply the engine's migrations to `schema` at start, before the engine touches it, under an
+   * advisory lock (so processes may start together). Leave it off to migrate in a deployment step
+   * instead, with `migrateSagaSchema()`. @defaultValue false
+   */
+  migrate?: boolean;
   /** Redis connection string for BullMQ. */
   redisUrl: string;
   /** Prefix of every BullMQ key, so several deployments or test runs can share one Redis. @defaultValue 'saga' */
@@ -52,6 +64,8 @@ export type ResolvedSagaModuleOptions = Required<Omit<SagaModuleOptions, 'apiKey
 export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSagaModuleOptions {
   return {
     databaseUrl: options.databaseUrl,
+    schema: resolveSagaSchemaName(options.schema),
+    migrate: options.migrate ?? false,
     redisUrl: options.redisUrl,
     queuePrefix: options.queuePrefix ?? 'saga',
     role: options.role ?? 'all',

@@ -78,7 +78,7 @@ export class SagaModule {
       ],
       controllers: [SagasController, HealthController, MetricsController],
       providers: [
-        SagaDatabase,
+        { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
         SagaQueries,
         SagaMetadataAccessor,

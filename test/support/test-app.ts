@@ -7,6 +7,7 @@ import { AppModule } from '../../src/app.module.js';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
 import { dropDatabase, prepareDatabase } from '../../src/database/prepare-database.js';
+import { DEFAULT_SAGA_SCHEMA } from '../../src/saga/store/schema.js';
 import { HttpClient } from './http-client.js';
 import { wipeRedisPrefix } from './redis-keys.js';
 
@@ -23,12 +24,22 @@ export interface TestEnvironment {
   destroy(): Promise<void>;
 }
 
-export async function createTestEnvironment(): Promise<TestEnvironment> {
+export async function createTestEnvironment(
+  options: {
+    /** Creates and migrates the database. @defaultValue prepareDatabase, as the app does at start */
+    prepare?: (databaseUrl: string) => Promise<void>;
+  } = {},
+): Promise<TestEnvironment> {
   const id = `${process.pid}_${randomBytes(4).toString('hex')}`;
   const databaseUrl = `postgres://postgres@127.0.0.1:5432/saga_test_${id}`;
   const queuePrefix = `saga-test-${id}`;
-  await prepareDatabase(databaseUrl);
-  const sql = postgres(databaseUrl, { max: 4, onnotice: () => undefined });
+  await (options.prepare ?? prepareDatabase)(databaseUrl);
+  // Tests read the engine's tables (in its schema, once the app has migrated it) and the order saga's.
+  const sql = postgres(databaseUrl, {
+    max: 4,
+    onnotice: () => undefined,
+    connection: { search_path: `${DEFAULT_SAGA_SCHEMA}, public` },
+  });
   const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
   return {
     id,

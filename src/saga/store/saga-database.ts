@@ -1,11 +1,12 @@
-import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
+import { type OnApplicationShutdown } from '@nestjs/common';
+import { pgSchema } from 'drizzle-orm/pg-core';
 import { drizzle, type PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import postgres from 'postgres';
-import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
-import * as schema from './schema.js';
+import type { ResolvedSagaModuleOptions } from '../saga-module-options.js';
+import { migrateSagaSchema } from './migrate-saga-schema.js';
+import { sagaTables } from './schema.js';
 
 /** The engine's own Postgres pools; the module that opens them closes them. */
-@Injectable()
 export class SagaDatabase implements OnApplicationShutdown {
   readonly sql: postgres.Sql;
   /**
@@ -15,9 +16,17 @@ export class SagaDatabase implements OnApplicationShutdown {
    * job is redelivered and claimed again.
    */
   readonly claimSql: postgres.Sql;
-  readonly db: PostgresJsDatabase<typeof schema>;
+  readonly db: PostgresJsDatabase;
+  /** The engine's tables in the configured schema, for the query builder. */
+  readonly tables: ReturnType<typeof sagaTables>;
 
-  constructor(@Inject(SAGA_MODULE_OPTIONS) options: ResolvedSagaModuleOptions) {
+  /** Migrates the engine's schema first when the options ask for it, so that no statement meets an older one. */
+  static async open(options: ResolvedSagaModuleOptions): Promise<SagaDatabase> {
+    if (options.migrate) await migrateSagaSchema(options);
+    return new SagaDatabase(options);
+  }
+
+  constructor(options: ResolvedSagaModuleOptions) {
     const claimPoolSize = Math.max(1, Math.floor(options.databasePoolSize / 3));
     const common = {
       onnotice: () => undefined,
@@ -25,7 +34,13 @@ export class SagaDatabase implements OnApplicationShutdown {
       // for the first few calls, often on a nearly empty table, where a sequential scan is cheapest;
       // as the table grows that plan would cost a scan of every saga per batch. Without sequential
       // scans the cached plan is an index lookup at any size.
-      connection: { enable_seqscan: 'off' },
+      //
+      // The store's statements name the engine's tables without a schema, and these connections
+      // see only the engine's schema (and pg_catalog). One setting serves every hand-written
+      // statement, where qualifying them would put the schema into some twenty table references,
+      // and one forgotten would quietly resolve in the default search_path, in the application's
+      // public schema, perhaps to a table of the same name. (The query builder qualifies anyway.)
+      connection: { enable_seqscan: 'off', search_path: options.schema },
       // The engine uses no custom or array types, so it skips the catalog query on each connect
       // (which, without sequential scans, is slow).
       fetch_types: false,
@@ -41,7 +56,8 @@ export class SagaDatabase implements OnApplicationShutdown {
       max: claimPoolSize,
       connection: { ...common.connection, synchronous_commit: 'off' },
     });
-    this.db = drizzle({ client: this.sql, schema });
+    this.db = drizzle({ client: this.sql });
+    this.tables = sagaTables(pgSchema(options.schema));
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -2,7 +2,6 @@ import { Injectable } from '@nestjs/common';
 import { and, asc, count, desc, eq, lt, type SQL } from 'drizzle-orm';
 import type { SagaStatus } from '../saga-status.js';
 import { SagaDatabase } from './saga-database.js';
-import { sagaEvents, sagas, sagaSteps } from './schema.js';
 import { toEventView, toSagaView, type SagaEventView, type SagaView } from './saga-views.js';
 
 export interface SagaListFilter {
@@ -19,6 +18,7 @@ export class SagaQueries {
   constructor(private readonly database: SagaDatabase) {}
 
   async get(id: string): Promise<SagaView | undefined> {
+    const { sagas, sagaSteps } = this.database.tables;
     // One statement, so the saga and its steps come from the same snapshot.
     const rows = await this.database.db
       .select({ saga: sagas, step: sagaSteps })
@@ -36,6 +36,7 @@ export class SagaQueries {
 
   /** Newest first; ids are UUIDv7, so the id is both the order and the cursor. */
   async list(filter: SagaListFilter): Promise<{ items: SagaView[]; nextCursor: string | null }> {
+    const { sagas } = this.database.tables;
     const conditions: SQL[] = [];
     if (filter.name) conditions.push(eq(sagas.name, filter.name));
     if (filter.status) conditions.push(eq(sagas.status, filter.status));
@@ -54,6 +55,7 @@ export class SagaQueries {
   }
 
   async events(id: string): Promise<SagaEventView[] | undefined> {
+    const { sagaEvents } = this.database.tables;
     const rows = await this.database.db
       .select()
       .from(sagaEvents)
@@ -64,6 +66,7 @@ export class SagaQueries {
   }
 
   async countsByNameAndStatus(): Promise<{ name: string; status: string; count: number }[]> {
+    const { sagas } = this.database.tables;
     return this.database.db
       .select({ name: sagas.name, status: sagas.status, count: count() })
       .from(sagas)
