@@ -2,6 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import { toErrorResponse } from './error-response.js';
 
 interface JsonResponse {
+  setHeader(name: string, value: string): void;
   status(code: number): JsonResponse;
   json(body: unknown): void;
 }
@@ -15,7 +16,10 @@ export class SagaExceptionFilter implements ExceptionFilter {
     const body = toErrorResponse(bodyParserError(exception) ?? exception);
     if (body.statusCode === 503) this.logger.warn(`503: ${(exception as Error)?.message}`);
     else if (body.statusCode >= 500) this.logger.error((exception as Error)?.stack ?? String(exception));
-    host.switchToHttp().getResponse<JsonResponse>().status(body.statusCode).json(body);
+    const response = host.switchToHttp().getResponse<JsonResponse>();
+    // A route's own content type (`@Header`, set before it runs: /metrics' text) does not describe its errors.
+    response.setHeader('Content-Type', 'application/json; charset=utf-8');
+    response.status(body.statusCode).json(body);
   }
 }
 
