@@ -146,6 +146,11 @@ function orderOfSize(bytes: number): string {
   return base.replace('"pad":""', `"pad":"${'x'.repeat(bytes - Buffer.byteLength(base))}"`);
 }
 
+/** A JSON body, except for the methods fetch sends without one. */
+function bodyFor(method: string, json: unknown): unknown {
+  return method === 'GET' || method === 'HEAD' ? undefined : json;
+}
+
 async function rowCounts(t: TestApp): Promise<{ sagas: number; steps: number; events: number }> {
   const [row] = await t.sql<{ sagas: number; steps: number; events: number }[]>`
     SELECT (SELECT count(*)::int FROM sagas) AS sagas,
@@ -735,6 +740,58 @@ describe('HTTP API contract', () => {
     });
   });
 
+  describe('a known path with a method it does not serve', () => {
+    it('405 with an Allow header listing the methods that path serves; the error shape; nothing written', async () => {
+      const id = assertStarted(await http.post('/sagas/order', orderInput()), 202, 'order');
+      const before = await sagaCount(t);
+      // `/sagas/{id}` and `/sagas/order` are also `/sagas/{name}`: POST is served there.
+      const cases: [string, string, string][] = [
+        ['DELETE', `/sagas/${id}`, 'GET, HEAD, POST'],
+        ['PUT', `/sagas/${id}`, 'GET, HEAD, POST'],
+        ['PUT', '/sagas/order', 'GET, HEAD, POST'],
+        ['PATCH', '/sagas/order', 'GET, HEAD, POST'],
+        ['DELETE', '/sagas', 'GET, HEAD'],
+        ['POST', '/sagas', 'GET, HEAD'],
+        ['GET', `/sagas/${id}/cancel`, 'POST'],
+        ['DELETE', `/sagas/${id}/retry`, 'POST'],
+        ['PUT', `/sagas/${id}/events`, 'GET, HEAD'],
+        ['POST', '/health', 'GET, HEAD'],
+        ['DELETE', '/metrics', 'GET, HEAD'],
+        ['OPTIONS', '/sagas/order', 'GET, HEAD, POST'],
+      ];
+      for (const [method, path, allow] of cases) {
+        const response = await http.request(method, path, { json: bodyFor(method, orderInput()) });
+        assertError(response, 405, new RegExp(`^${method} is not allowed here`));
+        assert.equal(response.headers.get('allow'), allow, `${method} ${path}`);
+      }
+      const head = await http.request('HEAD', `/sagas/${id}/cancel`);
+      assert.equal(head.status, 405);
+      assert.equal(head.headers.get('allow'), 'POST');
+      // Every method the header lists is served: none of them answers 405.
+      for (const method of ['GET', 'HEAD', 'POST'])
+        assert.notEqual((await http.request(method, `/sagas/${id}`)).status, 405, method);
+      assert.equal(await sagaCount(t), before);
+    });
+
+    it('unknown paths stay 404, and so do 404s of a served method, without an Allow header', async () => {
+      const cases: [string, string][] = [
+        ['GET', '/nothing-here'],
+        ['DELETE', '/nothing-here'],
+        ['GET', '/'],
+        ['POST', '/health/x'],
+        ['GET', `/sagas/${UNKNOWN_ID}/cancel/now`],
+        ['GET', `/sagas/${UNKNOWN_ID}`],
+        ['POST', `/sagas/${UNKNOWN_ID}/cancel`],
+        ['POST', '/sagas/nope'],
+      ];
+      for (const [method, path] of cases) {
+        const response = await http.request(method, path, { json: bodyFor(method, {}) });
+        assertError(response, 404);
+        assert.equal(response.headers.get('allow'), null, `${method} ${path}`);
+      }
+    });
+  });
+
   describe('with API_KEY set', () => {
     let keyed: TestApp;
     let api: RecordingClient;
@@ -878,7 +935,7 @@ describe('HTTP API contract', () => {
         [400, () => api.get('/sagas?cursor=zzz')],
         [400, () => api.get('/sagas?foo=bar')],
         [400, () => api.get('/sagas?name=%00')],
-        [404, () => api.request('DELETE', `/sagas/${existing}`)],
+        [405, () => api.request('DELETE', `/sagas/${existing}`)],
         [404, () => api.get('/nothing-here')],
       ];
       for (const [status, send] of bad) assertError(await send(), status);

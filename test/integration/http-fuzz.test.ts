@@ -100,7 +100,9 @@ function startExpectation(
   } catch {
     return [400];
   }
-  if (name === '' || name === '.' || name === '..') return [404];
+  // fetch resolves dot segments: `/sagas/.` is `/sagas/`, served for GET only; `/sagas/..` is `/`.
+  if (name === '' || name === '.') return [405];
+  if (name === '..') return [404];
   if (key !== undefined && !VALID_KEY.test(key)) return [400];
   if (name !== 'order') return [404];
   if (!storable(input)) return [400];
@@ -646,14 +648,20 @@ const otherRoutes = fc
     path,
     headers: method === 'POST' || method === 'PUT' || method === 'PATCH' ? json : {},
     body: method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{}' : undefined,
-    // GET /sagas/order is GET /sagas/{id} with a malformed id; /SAGAS may or may not route like /sagas.
-    expect:
-      path === '/SAGAS/order' && (method === 'GET' || method === 'POST')
-        ? [400, 404]
-        : method === 'GET' && path === '/sagas/order'
-          ? [400]
-          : [404],
+    expect: otherRouteExpectation(method, path),
   }));
+
+/**
+ * GET /sagas/order is GET /sagas/{id} with a malformed id; another method on a path that routes serve
+ * is a 405; /SAGAS may or may not route like /sagas.
+ */
+function otherRouteExpectation(method: string, path: string): number[] {
+  const served: Record<string, string[]> = { '/sagas/order': ['GET', 'POST'], '/sagas': ['GET'] };
+  if (path === '/SAGAS/order') return served['/sagas/order'].includes(method) ? [400, 404] : [404, 405];
+  if (!served[path]) return [404];
+  if (!served[path].includes(method)) return [405];
+  return [400];
+}
 
 const request: fc.Arbitrary<FuzzRequest> = fc.oneof(
   { weight: 8, arbitrary: validStart },
@@ -768,6 +776,7 @@ describe('HTTP fuzz', () => {
         body = undefined;
       }
       if (status >= 500) problem(`a ${status}`);
+      if (status === 405 && !response.headers.get('allow')) problem('a 405 without an Allow header');
       if (/\n\s+at | {4}at /.test(text)) problem('a stack trace in the body');
       if (req.expect && !req.expect.includes(status)) problem(`expected ${req.expect.join(' or ')}`);
 
