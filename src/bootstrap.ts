@@ -19,7 +19,8 @@ export async function createApp(
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
   });
-  app.useBodyParser('json', { limit: BODY_LIMIT });
+  // Not `strict`: a body of `null`, `42` or `"text"` is JSON, and the route says what it wanted instead.
+  app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
   answerMalformedRequests(app.getHttpServer() as Server);
   return app;
 }

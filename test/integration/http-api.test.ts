@@ -326,10 +326,28 @@ describe('HTTP API contract', () => {
       assertIssues(await http.post('/sagas/order', {}), ['orderId', 'customerId', 'items', 'amount', 'card']);
     });
 
-    it('400 for a body that is a JSON array, string, number, boolean or null', async () => {
-      assertIssues(await http.post('/sagas/order', [orderInput()]), ['']);
-      for (const text of ['"order"', 'null', '42', 'true'])
-        assertError(await http.raw('/sagas/order', text), 400);
+    it('400 "must be a JSON object" for a body that is a JSON array, string, number, boolean or null', async () => {
+      const before = await sagaCount(t);
+      const cases: [string, string][] = [
+        ['null', 'null'],
+        ['"text"', 'a string'],
+        ['42', 'a number'],
+        ['true', 'a boolean'],
+        ['[]', 'an array'],
+        [JSON.stringify([orderInput()]), 'an array'],
+        [' \n null ', 'null'],
+      ];
+      for (const [text, received] of cases) {
+        const response = await http.raw('/sagas/order', text);
+        assertIssues(response, ['']);
+        assert.equal(response.body.message, `Request body must be a JSON object, received ${received}`, text);
+        assert.deepEqual(response.body.issues, [
+          { path: '', message: `expected a JSON object, received ${received}` },
+        ]);
+      }
+      // Checked before the saga name, as the JSON itself is.
+      assertError(await http.raw('/sagas/nope', 'null'), 400, /must be a JSON object/);
+      assert.equal(await sagaCount(t), before);
     });
 
     it('400 for a card with letters or the wrong number of digits; 12 and 19 digits are accepted', async () => {
