@@ -397,11 +397,45 @@ describe('HTTP API contract', () => {
       assertIssues(await http.raw('/sagas/order', inField), ['orderId']);
     });
 
-    it('400 for a body that is not sent as JSON', async () => {
-      const response = await http.raw('/sagas/order', JSON.stringify(orderInput()), {
-        'content-type': 'text/plain',
-      });
-      assertError(response, 400);
+    it('415 for a body that is not sent as JSON, whatever the route; no body at all is fine', async () => {
+      const before = await sagaCount(t);
+      const json = JSON.stringify(orderInput());
+      const sends: [string, () => Promise<HttpResponse>][] = [
+        ['text/plain', () => http.raw('/sagas/order', json, { 'content-type': 'text/plain' })],
+        [
+          'form',
+          () => http.raw('/sagas/order', json, { 'content-type': 'application/x-www-form-urlencoded' }),
+        ],
+        ['text/json', () => http.raw('/sagas/order', json, { 'content-type': 'text/json' })],
+        ['empty content type', () => http.raw('/sagas/order', json, { 'content-type': '' })],
+        // A Buffer body goes without any content type.
+        ['no content type', () => http.request('POST', '/sagas/order', { body: Buffer.from(json) })],
+        ['unknown saga', () => http.raw('/sagas/nope', json, { 'content-type': 'text/plain' })],
+        ['cancel', () => http.raw(`/sagas/${UNKNOWN_ID}/cancel`, '{}', { 'content-type': 'text/plain' })],
+      ];
+      for (const [what, send] of sends) {
+        const response = await send();
+        assertError(response, 415);
+        assert.equal(
+          response.body.message,
+          'Request body must be JSON, sent with "Content-Type: application/json"',
+          what,
+        );
+      }
+      assert.equal(await sagaCount(t), before);
+
+      // Without a body (fetch sends content-length 0), retry and cancel reach their route, content type or not.
+      const id = assertStarted(
+        await http.post('/sagas/scripted', { script: { a: ['slow'] } }),
+        202,
+        'scripted',
+      );
+      assertError(await http.request('POST', `/sagas/${id}/retry`), 409);
+      assertError(
+        await http.request('POST', `/sagas/${id}/retry`, { headers: { 'content-type': 'text/plain' } }),
+        409,
+      );
+      assert.equal((await http.request('POST', `/sagas/${id}/cancel`)).status, 202);
     });
 
     it('404 for an unknown saga name, whatever the body', async () => {
@@ -919,7 +953,8 @@ describe('HTTP API contract', () => {
         ],
         [400, () => api.post('/sagas/order', orderInput(), { 'Idempotency-Key': 'x'.repeat(300) })],
         [400, () => api.post('/sagas/order', orderInput(), { 'Idempotency-Key': 'a b' })],
-        [400, () => api.raw('/sagas/order', JSON.stringify(orderInput()), { 'content-type': 'text/plain' })],
+        [415, () => api.raw('/sagas/order', JSON.stringify(orderInput()), { 'content-type': 'text/plain' })],
+        [415, () => api.request('POST', '/sagas/order', { body: Buffer.from(JSON.stringify(orderInput())) })],
         [
           415,
           () =>

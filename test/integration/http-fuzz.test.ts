@@ -73,7 +73,7 @@ function storable(value: unknown): boolean {
   return true;
 }
 
-type BodyHandling = 'json' | 'ignored' | 415 | 400;
+type BodyHandling = 'json' | 415 | 400;
 
 /** What the contract says about POST /sagas/{segment} with this body, content handling and key. */
 function startExpectation(
@@ -84,7 +84,7 @@ function startExpectation(
 ): number[] {
   let input: unknown = undefined;
   if (handling === 415 || handling === 400) return [handling];
-  if (handling === 'json' && body !== undefined) {
+  if (body !== undefined) {
     const bytes = Buffer.byteLength(body);
     if (bytes > ONE_MIB) return [413];
     // What the server decodes: fetch sends the string as UTF-8 (unpaired surrogates become U+FFFD).
@@ -430,13 +430,13 @@ const CONTENT_TYPES: [string | undefined, BodyHandling][] = [
   ['application/json; charset=latin1', 415],
   ['application/json; charset=iso-8859-1', 415],
   ['application/json; charset=utf-16', 400],
-  ['text/plain', 'ignored'],
-  ['text/json', 'ignored'],
-  ['application/x-www-form-urlencoded', 'ignored'],
-  ['multipart/form-data; boundary=x', 'ignored'],
-  ['application/vnd.api+json', 'ignored'],
-  ['', 'ignored'],
-  [undefined, 'ignored'],
+  ['text/plain', 415],
+  ['text/json', 415],
+  ['application/x-www-form-urlencoded', 415],
+  ['multipart/form-data; boundary=x', 415],
+  ['application/vnd.api+json', 415],
+  ['', 415],
+  [undefined, 415],
 ];
 const oddHeaders = fc
   .tuple(
