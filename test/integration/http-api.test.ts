@@ -198,28 +198,75 @@ describe('HTTP API contract', () => {
       assert.deepEqual(stored.input, input);
     });
 
-    it('with an Idempotency-Key: 202, then 200 with the same saga, and one row', async () => {
+    it('with an Idempotency-Key: 202, then 200 with the same saga for the same input, and one row', async () => {
       const key = `order-key-${Date.now()}`;
+      const input = orderInput();
       const first = assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key }),
+        await http.post('/sagas/order', input, { 'Idempotency-Key': key }),
         202,
         'order',
       );
-      // The key wins over the body: a different body with the same key is the same saga.
-      const again = await http.post('/sagas/order', orderInput({ amount: 1 }), { 'Idempotency-Key': key });
-      assert.equal(assertStarted(again, 200, 'order'), first);
+      assert.equal(
+        assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': key }), 200, 'order'),
+        first,
+      );
+      // The same input as a JSON value: other key order, number spelling and an unknown field the schema drops.
+      const reordered = JSON.stringify({
+        ...Object.fromEntries(Object.entries(input).reverse()),
+        ignored: true,
+      });
+      assert.ok(reordered.includes('"amount":42.5'));
+      assert.equal(
+        assertStarted(
+          await http.raw('/sagas/order', reordered.replace('"amount":42.5', '"amount":4.25e1'), {
+            'Idempotency-Key': key,
+          }),
+          200,
+          'order',
+        ),
+        first,
+      );
       const [{ count }] =
         await t.sql`SELECT count(*)::int AS count FROM sagas WHERE idempotency_key = ${key}`;
       assert.equal(count, 1);
-      const [{ amount }] =
-        await t.sql`SELECT (input->>'amount')::float AS amount FROM sagas WHERE id = ${first}`;
-      assert.equal(amount, 42.5);
+    });
+
+    it('409 for an Idempotency-Key used with a different input, writing nothing', async () => {
+      const key = `order-conflict-${Date.now()}`;
+      const input = orderInput();
+      const first = assertStarted(
+        await http.post('/sagas/order', input, { 'Idempotency-Key': key }),
+        202,
+        'order',
+      );
+      const before = await rowCounts(t);
+      for (const other of [
+        { ...input, amount: 1 },
+        { ...input, orderId: `${input.orderId}-2` },
+        { ...input, items: [...input.items, { sku: 'sku-2', quantity: 1 }] },
+      ]) {
+        const response = await http.post('/sagas/order', other, { 'Idempotency-Key': key });
+        assertError(response, 409);
+        assert.equal(
+          response.body.message,
+          `Idempotency key "${key}" was already used to start saga ${first} ("order") with a different input`,
+        );
+      }
+      assert.equal((await rowCounts(t)).sagas, before.sagas);
+      const [stored] = await t.sql`SELECT input FROM sagas WHERE idempotency_key = ${key}`;
+      assert.deepEqual(stored.input, input);
+      // The key still answers its own input.
+      assert.equal(
+        assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': key }), 200, 'order'),
+        first,
+      );
     });
 
     it('concurrent requests with one new Idempotency-Key create exactly one saga', async () => {
       const key = `race-${Date.now()}`;
+      const input = orderInput();
       const responses = await Promise.all(
-        Array.from({ length: 12 }, () => http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key })),
+        Array.from({ length: 12 }, () => http.post('/sagas/order', input, { 'Idempotency-Key': key })),
       );
       assert.deepEqual(
         responses.map((r) => r.status).sort(),
@@ -231,10 +278,32 @@ describe('HTTP API contract', () => {
       assert.equal(count, 1);
     });
 
+    it('concurrent requests with one new Idempotency-Key and two inputs: one saga, 200 for its input, 409 for the other', async () => {
+      const key = `race-two-${Date.now()}`;
+      const inputs = [orderInput(), orderInput()];
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          http.post('/sagas/order', inputs[i % 2], { 'Idempotency-Key': key }),
+        ),
+      );
+      const winner = responses.findIndex((r) => r.status === 202);
+      assert.ok(winner >= 0, responses.map((r) => r.status).join());
+      const id = responses[winner].body.id;
+      responses.forEach((response, i) => {
+        if (i === winner) return;
+        if (i % 2 === winner % 2) assert.equal(assertStarted(response, 200, 'order'), id);
+        else assertError(response, 409, new RegExp(`saga ${id} .* different input`));
+      });
+      const [{ count }] =
+        await t.sql`SELECT count(*)::int AS count FROM sagas WHERE idempotency_key = ${key}`;
+      assert.equal(count, 1);
+    });
+
     it('the same Idempotency-Key on another saga name starts another saga', async () => {
       const key = `shared-${Date.now()}`;
+      const input = orderInput();
       const order = assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key }),
+        await http.post('/sagas/order', input, { 'Idempotency-Key': key }),
         202,
         'order',
       );
@@ -249,11 +318,7 @@ describe('HTTP API contract', () => {
         scripted,
       );
       assert.equal(
-        assertStarted(
-          await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key }),
-          200,
-          'order',
-        ),
+        assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': key }), 200, 'order'),
         order,
       );
       const rows = await t.sql`SELECT name FROM sagas WHERE idempotency_key = ${key} ORDER BY name`;
@@ -271,16 +336,9 @@ describe('HTTP API contract', () => {
       }
       assert.equal(await sagaCount(t), before);
       const longest = `${Date.now()}-`.padEnd(255, '~');
-      assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': longest }),
-        202,
-        'order',
-      );
-      assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': longest }),
-        200,
-        'order',
-      );
+      const input = orderInput();
+      assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': longest }), 202, 'order');
+      assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': longest }), 200, 'order');
     });
 
     it('400 for malformed JSON, without issues', async () => {
@@ -930,7 +988,8 @@ describe('HTTP API contract', () => {
     it('leaves sagas, saga_steps, saga_events and the Redis keys unchanged', async () => {
       const existing = assertStarted(await api.post('/sagas/order', orderInput()), 202, 'order');
       const keyed = `${Date.now()}`;
-      assertStarted(await api.post('/sagas/order', orderInput(), { 'Idempotency-Key': keyed }), 202, 'order');
+      const keyedInput = orderInput();
+      assertStarted(await api.post('/sagas/order', keyedInput, { 'Idempotency-Key': keyed }), 202, 'order');
       const rowsBefore = await rowCounts(quiet);
       const keysBefore = await redisKeys(quiet);
       assert.ok(keysBefore.length > 0, 'no Redis keys to compare');
@@ -989,11 +1048,12 @@ describe('HTTP API contract', () => {
         [400, () => api.get('/sagas?foo=bar')],
         [400, () => api.get('/sagas?name=%00')],
         [405, () => api.request('DELETE', `/sagas/${existing}`)],
+        [409, () => api.post('/sagas/order', { ...keyedInput, amount: 1 }, { 'Idempotency-Key': keyed })],
         [404, () => api.get('/nothing-here')],
       ];
       for (const [status, send] of bad) assertError(await send(), status);
       // Replaying an Idempotency-Key is not a write either.
-      assertStarted(await api.post('/sagas/order', orderInput(), { 'Idempotency-Key': keyed }), 200, 'order');
+      assertStarted(await api.post('/sagas/order', keyedInput, { 'Idempotency-Key': keyed }), 200, 'order');
 
       assert.deepEqual(await rowCounts(quiet), rowsBefore);
       assert.deepEqual(await redisKeys(quiet), keysBefore);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { STATUS_CODES } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { OrderInput } from '../../sagas/order/order.input.js';
@@ -71,6 +72,12 @@ function storable(value: unknown): boolean {
     }
   }
   return true;
+}
+
+/** The input Postgres stores for a valid order body: the schema's output, as JSON (where -0 is 0). */
+function storedInput(body: string): unknown {
+  const parsed = OrderInput.parse(JSON.parse(Buffer.from(body).toString('utf8')));
+  return JSON.parse(JSON.stringify(parsed));
 }
 
 type BodyHandling = 'json' | 415 | 400;
@@ -736,7 +743,8 @@ describe('HTTP fuzz', () => {
 
   it(`answers ${RUNS} generated requests within the contract, and stores exactly the sagas it accepted`, async () => {
     const accepted: string[] = [];
-    const byKey = new Map<string, string>();
+    /** Each Idempotency-Key answered 202, with its saga and the input it was started with. */
+    const byKey = new Map<string, { id: string; input: unknown }>();
     const problems: string[] = [];
     const kinds = new Map<string, number>();
     const statuses = new Map<number, number>();
@@ -750,6 +758,13 @@ describe('HTTP fuzz', () => {
         req.method = action === 'get' || action === 'events' ? 'GET' : 'POST';
         req.path = `/sagas/${id}${action === 'get' ? '' : `/${action}`}`;
         req.expect = action === 'cancel' || action === 'retry' ? [202, 409] : [200];
+      }
+      // A valid start under a key already used: 200 for the same input, 409 for another.
+      const key = req.start && req.key !== undefined && VALID_KEY.test(req.key) ? req.key : undefined;
+      const input = key !== undefined && req.expect?.includes(202) ? storedInput(req.body!) : undefined;
+      if (input !== undefined) {
+        const earlier = byKey.get(key!);
+        req.expect = !earlier ? [202] : isDeepStrictEqual(earlier.input, input) ? [200] : [409];
       }
       const kind = req.kind.replace(/ ".*"$/, '').replace(/ \(.*\)$/, '');
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
@@ -810,17 +825,16 @@ describe('HTTP fuzz', () => {
           body.name === 'order' &&
           SAGA_STATUSES.includes(body.status);
         if (!ok) return void problem('a start without { id, name, status }');
-        const key = req.key !== undefined && VALID_KEY.test(req.key) ? req.key : undefined;
         if (status === 202) {
           if (key !== undefined && byKey.has(key))
-            problem(`202 for key ${key} already used by ${byKey.get(key)}`);
+            problem(`202 for key ${key} already used by ${byKey.get(key)!.id}`);
           if (accepted.includes(body.id)) problem('202 with an id already accepted');
           accepted.push(body.id);
-          if (key !== undefined) byKey.set(key, body.id);
+          if (key !== undefined) byKey.set(key, { id: body.id, input });
         } else {
           if (key === undefined) problem('200 without an Idempotency-Key');
-          else if (byKey.get(key) !== body.id)
-            problem(`200 for key ${key} with ${body.id}, not ${byKey.get(key)}`);
+          else if (byKey.get(key)?.id !== body.id)
+            problem(`200 for key ${key} with ${body.id}, not ${byKey.get(key)?.id}`);
         }
         return;
       }
