@@ -1,8 +1,13 @@
-import type { DynamicModule, INestApplication, LogLevel } from '@nestjs/common';
+import {
+  UnsupportedMediaTypeException,
+  type DynamicModule,
+  type INestApplication,
+  type LogLevel,
+} from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
-import { STATUS_CODES, type Server } from 'node:http';
+import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
 const LEVELS: LogLevel[] = ['fatal', 'error', 'warn', 'log', 'debug', 'verbose'];
@@ -19,9 +24,35 @@ export async function createApp(
     bodyParser: false,
     logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
   });
-  app.useBodyParser('json', { limit: BODY_LIMIT });
+  // Not `strict`: a body of `null`, `42` or `"text"` is JSON, and the route says what it wanted instead.
+  app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
+  app.use(rejectUnreadBodies);
   answerMalformedRequests(app.getHttpServer() as Server);
   return app;
+}
+
+/**
+ * A body the JSON parser left unread (sent as text/plain, as a form, or with no content type) would
+ * reach the route as no body at all, and the input's validation errors would blame its fields
+ * instead. The parser leaves `body` undefined exactly when it did not read one. A request without a
+ * body (a POST to cancel or retry, sent with content-length 0) is served as before.
+ */
+function rejectUnreadBodies(
+  request: IncomingMessage & { body?: unknown },
+  _response: ServerResponse,
+  next: (error?: unknown) => void,
+): void {
+  const hasBody =
+    request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length']) > 0;
+  if (hasBody && request.body === undefined) {
+    next(
+      new UnsupportedMediaTypeException(
+        'Request body must be JSON, sent with "Content-Type: application/json"',
+      ),
+    );
+  } else {
+    next();
+  }
 }
 
 /**

@@ -146,6 +146,11 @@ function orderOfSize(bytes: number): string {
   return base.replace('"pad":""', `"pad":"${'x'.repeat(bytes - Buffer.byteLength(base))}"`);
 }
 
+/** A JSON body, except for the methods fetch sends without one. */
+function bodyFor(method: string, json: unknown): unknown {
+  return method === 'GET' || method === 'HEAD' ? undefined : json;
+}
+
 async function rowCounts(t: TestApp): Promise<{ sagas: number; steps: number; events: number }> {
   const [row] = await t.sql<{ sagas: number; steps: number; events: number }[]>`
     SELECT (SELECT count(*)::int FROM sagas) AS sagas,
@@ -193,28 +198,75 @@ describe('HTTP API contract', () => {
       assert.deepEqual(stored.input, input);
     });
 
-    it('with an Idempotency-Key: 202, then 200 with the same saga, and one row', async () => {
+    it('with an Idempotency-Key: 202, then 200 with the same saga for the same input, and one row', async () => {
       const key = `order-key-${Date.now()}`;
+      const input = orderInput();
       const first = assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key }),
+        await http.post('/sagas/order', input, { 'Idempotency-Key': key }),
         202,
         'order',
       );
-      // The key wins over the body: a different body with the same key is the same saga.
-      const again = await http.post('/sagas/order', orderInput({ amount: 1 }), { 'Idempotency-Key': key });
-      assert.equal(assertStarted(again, 200, 'order'), first);
+      assert.equal(
+        assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': key }), 200, 'order'),
+        first,
+      );
+      // The same input as a JSON value: other key order, number spelling and an unknown field the schema drops.
+      const reordered = JSON.stringify({
+        ...Object.fromEntries(Object.entries(input).reverse()),
+        ignored: true,
+      });
+      assert.ok(reordered.includes('"amount":42.5'));
+      assert.equal(
+        assertStarted(
+          await http.raw('/sagas/order', reordered.replace('"amount":42.5', '"amount":4.25e1'), {
+            'Idempotency-Key': key,
+          }),
+          200,
+          'order',
+        ),
+        first,
+      );
       const [{ count }] =
         await t.sql`SELECT count(*)::int AS count FROM sagas WHERE idempotency_key = ${key}`;
       assert.equal(count, 1);
-      const [{ amount }] =
-        await t.sql`SELECT (input->>'amount')::float AS amount FROM sagas WHERE id = ${first}`;
-      assert.equal(amount, 42.5);
+    });
+
+    it('409 for an Idempotency-Key used with a different input, writing nothing', async () => {
+      const key = `order-conflict-${Date.now()}`;
+      const input = orderInput();
+      const first = assertStarted(
+        await http.post('/sagas/order', input, { 'Idempotency-Key': key }),
+        202,
+        'order',
+      );
+      const before = await rowCounts(t);
+      for (const other of [
+        { ...input, amount: 1 },
+        { ...input, orderId: `${input.orderId}-2` },
+        { ...input, items: [...input.items, { sku: 'sku-2', quantity: 1 }] },
+      ]) {
+        const response = await http.post('/sagas/order', other, { 'Idempotency-Key': key });
+        assertError(response, 409);
+        assert.equal(
+          response.body.message,
+          `Idempotency key "${key}" was already used to start saga ${first} ("order") with a different input`,
+        );
+      }
+      assert.equal((await rowCounts(t)).sagas, before.sagas);
+      const [stored] = await t.sql`SELECT input FROM sagas WHERE idempotency_key = ${key}`;
+      assert.deepEqual(stored.input, input);
+      // The key still answers its own input.
+      assert.equal(
+        assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': key }), 200, 'order'),
+        first,
+      );
     });
 
     it('concurrent requests with one new Idempotency-Key create exactly one saga', async () => {
       const key = `race-${Date.now()}`;
+      const input = orderInput();
       const responses = await Promise.all(
-        Array.from({ length: 12 }, () => http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key })),
+        Array.from({ length: 12 }, () => http.post('/sagas/order', input, { 'Idempotency-Key': key })),
       );
       assert.deepEqual(
         responses.map((r) => r.status).sort(),
@@ -226,10 +278,32 @@ describe('HTTP API contract', () => {
       assert.equal(count, 1);
     });
 
+    it('concurrent requests with one new Idempotency-Key and two inputs: one saga, 200 for its input, 409 for the other', async () => {
+      const key = `race-two-${Date.now()}`;
+      const inputs = [orderInput(), orderInput()];
+      const responses = await Promise.all(
+        Array.from({ length: 12 }, (_, i) =>
+          http.post('/sagas/order', inputs[i % 2], { 'Idempotency-Key': key }),
+        ),
+      );
+      const winner = responses.findIndex((r) => r.status === 202);
+      assert.ok(winner >= 0, responses.map((r) => r.status).join());
+      const id = responses[winner].body.id;
+      responses.forEach((response, i) => {
+        if (i === winner) return;
+        if (i % 2 === winner % 2) assert.equal(assertStarted(response, 200, 'order'), id);
+        else assertError(response, 409, new RegExp(`saga ${id} .* different input`));
+      });
+      const [{ count }] =
+        await t.sql`SELECT count(*)::int AS count FROM sagas WHERE idempotency_key = ${key}`;
+      assert.equal(count, 1);
+    });
+
     it('the same Idempotency-Key on another saga name starts another saga', async () => {
       const key = `shared-${Date.now()}`;
+      const input = orderInput();
       const order = assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key }),
+        await http.post('/sagas/order', input, { 'Idempotency-Key': key }),
         202,
         'order',
       );
@@ -244,11 +318,7 @@ describe('HTTP API contract', () => {
         scripted,
       );
       assert.equal(
-        assertStarted(
-          await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': key }),
-          200,
-          'order',
-        ),
+        assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': key }), 200, 'order'),
         order,
       );
       const rows = await t.sql`SELECT name FROM sagas WHERE idempotency_key = ${key} ORDER BY name`;
@@ -266,16 +336,9 @@ describe('HTTP API contract', () => {
       }
       assert.equal(await sagaCount(t), before);
       const longest = `${Date.now()}-`.padEnd(255, '~');
-      assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': longest }),
-        202,
-        'order',
-      );
-      assertStarted(
-        await http.post('/sagas/order', orderInput(), { 'Idempotency-Key': longest }),
-        200,
-        'order',
-      );
+      const input = orderInput();
+      assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': longest }), 202, 'order');
+      assertStarted(await http.post('/sagas/order', input, { 'Idempotency-Key': longest }), 200, 'order');
     });
 
     it('400 for malformed JSON, without issues', async () => {
@@ -321,10 +384,28 @@ describe('HTTP API contract', () => {
       assertIssues(await http.post('/sagas/order', {}), ['orderId', 'customerId', 'items', 'amount', 'card']);
     });
 
-    it('400 for a body that is a JSON array, string, number, boolean or null', async () => {
-      assertIssues(await http.post('/sagas/order', [orderInput()]), ['']);
-      for (const text of ['"order"', 'null', '42', 'true'])
-        assertError(await http.raw('/sagas/order', text), 400);
+    it('400 "must be a JSON object" for a body that is a JSON array, string, number, boolean or null', async () => {
+      const before = await sagaCount(t);
+      const cases: [string, string][] = [
+        ['null', 'null'],
+        ['"text"', 'a string'],
+        ['42', 'a number'],
+        ['true', 'a boolean'],
+        ['[]', 'an array'],
+        [JSON.stringify([orderInput()]), 'an array'],
+        [' \n null ', 'null'],
+      ];
+      for (const [text, received] of cases) {
+        const response = await http.raw('/sagas/order', text);
+        assertIssues(response, ['']);
+        assert.equal(response.body.message, `Request body must be a JSON object, received ${received}`, text);
+        assert.deepEqual(response.body.issues, [
+          { path: '', message: `expected a JSON object, received ${received}` },
+        ]);
+      }
+      // Checked before the saga name, as the JSON itself is.
+      assertError(await http.raw('/sagas/nope', 'null'), 400, /must be a JSON object/);
+      assert.equal(await sagaCount(t), before);
     });
 
     it('400 for a card with letters or the wrong number of digits; 12 and 19 digits are accepted', async () => {
@@ -374,11 +455,45 @@ describe('HTTP API contract', () => {
       assertIssues(await http.raw('/sagas/order', inField), ['orderId']);
     });
 
-    it('400 for a body that is not sent as JSON', async () => {
-      const response = await http.raw('/sagas/order', JSON.stringify(orderInput()), {
-        'content-type': 'text/plain',
-      });
-      assertError(response, 400);
+    it('415 for a body that is not sent as JSON, whatever the route; no body at all is fine', async () => {
+      const before = await sagaCount(t);
+      const json = JSON.stringify(orderInput());
+      const sends: [string, () => Promise<HttpResponse>][] = [
+        ['text/plain', () => http.raw('/sagas/order', json, { 'content-type': 'text/plain' })],
+        [
+          'form',
+          () => http.raw('/sagas/order', json, { 'content-type': 'application/x-www-form-urlencoded' }),
+        ],
+        ['text/json', () => http.raw('/sagas/order', json, { 'content-type': 'text/json' })],
+        ['empty content type', () => http.raw('/sagas/order', json, { 'content-type': '' })],
+        // A Buffer body goes without any content type.
+        ['no content type', () => http.request('POST', '/sagas/order', { body: Buffer.from(json) })],
+        ['unknown saga', () => http.raw('/sagas/nope', json, { 'content-type': 'text/plain' })],
+        ['cancel', () => http.raw(`/sagas/${UNKNOWN_ID}/cancel`, '{}', { 'content-type': 'text/plain' })],
+      ];
+      for (const [what, send] of sends) {
+        const response = await send();
+        assertError(response, 415);
+        assert.equal(
+          response.body.message,
+          'Request body must be JSON, sent with "Content-Type: application/json"',
+          what,
+        );
+      }
+      assert.equal(await sagaCount(t), before);
+
+      // Without a body (fetch sends content-length 0), retry and cancel reach their route, content type or not.
+      const id = assertStarted(
+        await http.post('/sagas/scripted', { script: { a: ['slow'] } }),
+        202,
+        'scripted',
+      );
+      assertError(await http.request('POST', `/sagas/${id}/retry`), 409);
+      assertError(
+        await http.request('POST', `/sagas/${id}/retry`, { headers: { 'content-type': 'text/plain' } }),
+        409,
+      );
+      assert.equal((await http.request('POST', `/sagas/${id}/cancel`)).status, 202);
     });
 
     it('404 for an unknown saga name, whatever the body', async () => {
@@ -735,6 +850,58 @@ describe('HTTP API contract', () => {
     });
   });
 
+  describe('a known path with a method it does not serve', () => {
+    it('405 with an Allow header listing the methods that path serves; the error shape; nothing written', async () => {
+      const id = assertStarted(await http.post('/sagas/order', orderInput()), 202, 'order');
+      const before = await sagaCount(t);
+      // `/sagas/{id}` and `/sagas/order` are also `/sagas/{name}`: POST is served there.
+      const cases: [string, string, string][] = [
+        ['DELETE', `/sagas/${id}`, 'GET, HEAD, POST'],
+        ['PUT', `/sagas/${id}`, 'GET, HEAD, POST'],
+        ['PUT', '/sagas/order', 'GET, HEAD, POST'],
+        ['PATCH', '/sagas/order', 'GET, HEAD, POST'],
+        ['DELETE', '/sagas', 'GET, HEAD'],
+        ['POST', '/sagas', 'GET, HEAD'],
+        ['GET', `/sagas/${id}/cancel`, 'POST'],
+        ['DELETE', `/sagas/${id}/retry`, 'POST'],
+        ['PUT', `/sagas/${id}/events`, 'GET, HEAD'],
+        ['POST', '/health', 'GET, HEAD'],
+        ['DELETE', '/metrics', 'GET, HEAD'],
+        ['OPTIONS', '/sagas/order', 'GET, HEAD, POST'],
+      ];
+      for (const [method, path, allow] of cases) {
+        const response = await http.request(method, path, { json: bodyFor(method, orderInput()) });
+        assertError(response, 405, new RegExp(`^${method} is not allowed here`));
+        assert.equal(response.headers.get('allow'), allow, `${method} ${path}`);
+      }
+      const head = await http.request('HEAD', `/sagas/${id}/cancel`);
+      assert.equal(head.status, 405);
+      assert.equal(head.headers.get('allow'), 'POST');
+      // Every method the header lists is served: none of them answers 405.
+      for (const method of ['GET', 'HEAD', 'POST'])
+        assert.notEqual((await http.request(method, `/sagas/${id}`)).status, 405, method);
+      assert.equal(await sagaCount(t), before);
+    });
+
+    it('unknown paths stay 404, and so do 404s of a served method, without an Allow header', async () => {
+      const cases: [string, string][] = [
+        ['GET', '/nothing-here'],
+        ['DELETE', '/nothing-here'],
+        ['GET', '/'],
+        ['POST', '/health/x'],
+        ['GET', `/sagas/${UNKNOWN_ID}/cancel/now`],
+        ['GET', `/sagas/${UNKNOWN_ID}`],
+        ['POST', `/sagas/${UNKNOWN_ID}/cancel`],
+        ['POST', '/sagas/nope'],
+      ];
+      for (const [method, path] of cases) {
+        const response = await http.request(method, path, { json: bodyFor(method, {}) });
+        assertError(response, 404);
+        assert.equal(response.headers.get('allow'), null, `${method} ${path}`);
+      }
+    });
+  });
+
   describe('with API_KEY set', () => {
     let keyed: TestApp;
     let api: RecordingClient;
@@ -821,7 +988,8 @@ describe('HTTP API contract', () => {
     it('leaves sagas, saga_steps, saga_events and the Redis keys unchanged', async () => {
       const existing = assertStarted(await api.post('/sagas/order', orderInput()), 202, 'order');
       const keyed = `${Date.now()}`;
-      assertStarted(await api.post('/sagas/order', orderInput(), { 'Idempotency-Key': keyed }), 202, 'order');
+      const keyedInput = orderInput();
+      assertStarted(await api.post('/sagas/order', keyedInput, { 'Idempotency-Key': keyed }), 202, 'order');
       const rowsBefore = await rowCounts(quiet);
       const keysBefore = await redisKeys(quiet);
       assert.ok(keysBefore.length > 0, 'no Redis keys to compare');
@@ -844,7 +1012,8 @@ describe('HTTP API contract', () => {
         ],
         [400, () => api.post('/sagas/order', orderInput(), { 'Idempotency-Key': 'x'.repeat(300) })],
         [400, () => api.post('/sagas/order', orderInput(), { 'Idempotency-Key': 'a b' })],
-        [400, () => api.raw('/sagas/order', JSON.stringify(orderInput()), { 'content-type': 'text/plain' })],
+        [415, () => api.raw('/sagas/order', JSON.stringify(orderInput()), { 'content-type': 'text/plain' })],
+        [415, () => api.request('POST', '/sagas/order', { body: Buffer.from(JSON.stringify(orderInput())) })],
         [
           415,
           () =>
@@ -878,12 +1047,13 @@ describe('HTTP API contract', () => {
         [400, () => api.get('/sagas?cursor=zzz')],
         [400, () => api.get('/sagas?foo=bar')],
         [400, () => api.get('/sagas?name=%00')],
-        [404, () => api.request('DELETE', `/sagas/${existing}`)],
+        [405, () => api.request('DELETE', `/sagas/${existing}`)],
+        [409, () => api.post('/sagas/order', { ...keyedInput, amount: 1 }, { 'Idempotency-Key': keyed })],
         [404, () => api.get('/nothing-here')],
       ];
       for (const [status, send] of bad) assertError(await send(), status);
       // Replaying an Idempotency-Key is not a write either.
-      assertStarted(await api.post('/sagas/order', orderInput(), { 'Idempotency-Key': keyed }), 200, 'order');
+      assertStarted(await api.post('/sagas/order', keyedInput, { 'Idempotency-Key': keyed }), 200, 'order');
 
       assert.deepEqual(await rowCounts(quiet), rowsBefore);
       assert.deepEqual(await redisKeys(quiet), keysBefore);

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { STATUS_CODES } from 'node:http';
+import { isDeepStrictEqual } from 'node:util';
 import { after, before, describe, it } from 'node:test';
 import fc from 'fast-check';
 import { OrderInput } from '../../sagas/order/order.input.js';
@@ -46,11 +47,9 @@ interface FuzzRequest {
 // ---------------------------------------------------------------------------------------------
 // Oracle
 
-/** The body parser only takes bodies that start (after JSON whitespace) with an object or array. */
+/** The body parser takes any JSON text, and an empty body as `{}`. */
 function parseLikeServer(text: string): { ok: true; value: unknown } | { ok: false } {
-  // eslint-disable-next-line no-control-regex -- JSON whitespace
-  const first = /^[\x20\x09\x0a\x0d]*(.)/s.exec(text)?.[1];
-  if (first !== '{' && first !== '[') return { ok: false };
+  if (text === '') return { ok: true, value: {} };
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch {
@@ -75,7 +74,13 @@ function storable(value: unknown): boolean {
   return true;
 }
 
-type BodyHandling = 'json' | 'ignored' | 415 | 400;
+/** The input Postgres stores for a valid order body: the schema's output, as JSON (where -0 is 0). */
+function storedInput(body: string): unknown {
+  const parsed = OrderInput.parse(JSON.parse(Buffer.from(body).toString('utf8')));
+  return JSON.parse(JSON.stringify(parsed));
+}
+
+type BodyHandling = 'json' | 415 | 400;
 
 /** What the contract says about POST /sagas/{segment} with this body, content handling and key. */
 function startExpectation(
@@ -86,7 +91,7 @@ function startExpectation(
 ): number[] {
   let input: unknown = undefined;
   if (handling === 415 || handling === 400) return [handling];
-  if (handling === 'json' && body !== undefined) {
+  if (body !== undefined) {
     const bytes = Buffer.byteLength(body);
     if (bytes > ONE_MIB) return [413];
     // What the server decodes: fetch sends the string as UTF-8 (unpaired surrogates become U+FFFD).
@@ -100,8 +105,11 @@ function startExpectation(
   } catch {
     return [400];
   }
-  if (name === '' || name === '.' || name === '..') return [404];
+  // fetch resolves dot segments: `/sagas/.` is `/sagas/`, served for GET only; `/sagas/..` is `/`.
+  if (name === '' || name === '.') return [405];
+  if (name === '..') return [404];
   if (key !== undefined && !VALID_KEY.test(key)) return [400];
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) return [400];
   if (name !== 'order') return [404];
   if (!storable(input)) return [400];
   if (!OrderInput.safeParse(input).success) return [400];
@@ -429,13 +437,13 @@ const CONTENT_TYPES: [string | undefined, BodyHandling][] = [
   ['application/json; charset=latin1', 415],
   ['application/json; charset=iso-8859-1', 415],
   ['application/json; charset=utf-16', 400],
-  ['text/plain', 'ignored'],
-  ['text/json', 'ignored'],
-  ['application/x-www-form-urlencoded', 'ignored'],
-  ['multipart/form-data; boundary=x', 'ignored'],
-  ['application/vnd.api+json', 'ignored'],
-  ['', 'ignored'],
-  [undefined, 'ignored'],
+  ['text/plain', 415],
+  ['text/json', 415],
+  ['application/x-www-form-urlencoded', 415],
+  ['multipart/form-data; boundary=x', 415],
+  ['application/vnd.api+json', 415],
+  ['', 415],
+  [undefined, 415],
 ];
 const oddHeaders = fc
   .tuple(
@@ -646,14 +654,20 @@ const otherRoutes = fc
     path,
     headers: method === 'POST' || method === 'PUT' || method === 'PATCH' ? json : {},
     body: method === 'POST' || method === 'PUT' || method === 'PATCH' ? '{}' : undefined,
-    // GET /sagas/order is GET /sagas/{id} with a malformed id; /SAGAS may or may not route like /sagas.
-    expect:
-      path === '/SAGAS/order' && (method === 'GET' || method === 'POST')
-        ? [400, 404]
-        : method === 'GET' && path === '/sagas/order'
-          ? [400]
-          : [404],
+    expect: otherRouteExpectation(method, path),
   }));
+
+/**
+ * GET /sagas/order is GET /sagas/{id} with a malformed id; another method on a path that routes serve
+ * is a 405; /SAGAS may or may not route like /sagas.
+ */
+function otherRouteExpectation(method: string, path: string): number[] {
+  const served: Record<string, string[]> = { '/sagas/order': ['GET', 'POST'], '/sagas': ['GET'] };
+  if (path === '/SAGAS/order') return served['/sagas/order'].includes(method) ? [400, 404] : [404, 405];
+  if (!served[path]) return [404];
+  if (!served[path].includes(method)) return [405];
+  return [400];
+}
 
 const request: fc.Arbitrary<FuzzRequest> = fc.oneof(
   { weight: 8, arbitrary: validStart },
@@ -729,7 +743,8 @@ describe('HTTP fuzz', () => {
 
   it(`answers ${RUNS} generated requests within the contract, and stores exactly the sagas it accepted`, async () => {
     const accepted: string[] = [];
-    const byKey = new Map<string, string>();
+    /** Each Idempotency-Key answered 202, with its saga and the input it was started with. */
+    const byKey = new Map<string, { id: string; input: unknown }>();
     const problems: string[] = [];
     const kinds = new Map<string, number>();
     const statuses = new Map<number, number>();
@@ -743,6 +758,13 @@ describe('HTTP fuzz', () => {
         req.method = action === 'get' || action === 'events' ? 'GET' : 'POST';
         req.path = `/sagas/${id}${action === 'get' ? '' : `/${action}`}`;
         req.expect = action === 'cancel' || action === 'retry' ? [202, 409] : [200];
+      }
+      // A valid start under a key already used: 200 for the same input, 409 for another.
+      const key = req.start && req.key !== undefined && VALID_KEY.test(req.key) ? req.key : undefined;
+      const input = key !== undefined && req.expect?.includes(202) ? storedInput(req.body!) : undefined;
+      if (input !== undefined) {
+        const earlier = byKey.get(key!);
+        req.expect = !earlier ? [202] : isDeepStrictEqual(earlier.input, input) ? [200] : [409];
       }
       const kind = req.kind.replace(/ ".*"$/, '').replace(/ \(.*\)$/, '');
       kinds.set(kind, (kinds.get(kind) ?? 0) + 1);
@@ -768,6 +790,7 @@ describe('HTTP fuzz', () => {
         body = undefined;
       }
       if (status >= 500) problem(`a ${status}`);
+      if (status === 405 && !response.headers.get('allow')) problem('a 405 without an Allow header');
       if (/\n\s+at | {4}at /.test(text)) problem('a stack trace in the body');
       if (req.expect && !req.expect.includes(status)) problem(`expected ${req.expect.join(' or ')}`);
 
@@ -802,17 +825,16 @@ describe('HTTP fuzz', () => {
           body.name === 'order' &&
           SAGA_STATUSES.includes(body.status);
         if (!ok) return void problem('a start without { id, name, status }');
-        const key = req.key !== undefined && VALID_KEY.test(req.key) ? req.key : undefined;
         if (status === 202) {
           if (key !== undefined && byKey.has(key))
-            problem(`202 for key ${key} already used by ${byKey.get(key)}`);
+            problem(`202 for key ${key} already used by ${byKey.get(key)!.id}`);
           if (accepted.includes(body.id)) problem('202 with an id already accepted');
           accepted.push(body.id);
-          if (key !== undefined) byKey.set(key, body.id);
+          if (key !== undefined) byKey.set(key, { id: body.id, input });
         } else {
           if (key === undefined) problem('200 without an Idempotency-Key');
-          else if (byKey.get(key) !== body.id)
-            problem(`200 for key ${key} with ${body.id}, not ${byKey.get(key)}`);
+          else if (byKey.get(key)?.id !== body.id)
+            problem(`200 for key ${key} with ${body.id}, not ${byKey.get(key)?.id}`);
         }
         return;
       }

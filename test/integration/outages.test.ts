@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { OrderModule } from '../../sagas/order/order.module.js';
 import { Journal, ScriptedSagaModule } from '../support/fixtures/scripted.saga.js';
+import type { HttpResponse } from '../support/http-client.js';
 import { orderInput, waitForSaga } from '../support/sagas.js';
 import { wipeRedisPrefix } from '../support/redis-keys.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
@@ -9,6 +10,50 @@ import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
 const sagaModules = [OrderModule, ScriptedSagaModule];
+
+/**
+ * Calls every route of the app while Postgres is cut (DESIGN.md: 503 at once, never 500, never a
+ * hang), with a real saga's id so that nothing but the outage stands in the way. /metrics answers
+ * 503 too: its saga gauges come from Postgres, and a failed scrape is how Prometheus sees a target
+ * that cannot report (`up == 0`), where a partial page would silently drop those series.
+ */
+async function assertEveryRouteUnavailable(t: TestApp, id: string): Promise<void> {
+  const routes: [string, () => Promise<HttpResponse>][] = [
+    ['POST /sagas/:name', () => t.http.post('/sagas/order', orderInput())],
+    ['GET /sagas', () => t.http.get('/sagas')],
+    ['GET /sagas/:id', () => t.http.get(`/sagas/${id}`)],
+    ['GET /sagas/:id/events', () => t.http.get(`/sagas/${id}/events`)],
+    ['POST /sagas/:id/cancel', () => t.http.post(`/sagas/${id}/cancel`)],
+    ['POST /sagas/:id/retry', () => t.http.post(`/sagas/${id}/retry`)],
+    ['GET /health', () => t.http.get('/health')],
+    ['GET /metrics', () => t.http.get('/metrics')],
+  ];
+  // Every route is called before the verdict, so that a failure names each route that failed.
+  const problems: string[] = [];
+  for (const [route, call] of routes) {
+    const startedAt = Date.now();
+    const response = await call();
+    const elapsed = Date.now() - startedAt;
+    try {
+      assert.equal(response.status, 503, 'status');
+      assert.match(response.headers.get('content-type') ?? '', /^application\/json/, 'content-type');
+      if (route === 'GET /health') {
+        assert.deepEqual(response.body, { status: 'unavailable', postgres: 'down', redis: 'up' }, 'body');
+      } else {
+        assert.deepEqual(Object.keys(response.body).sort(), ['error', 'message', 'statusCode'], 'body keys');
+        assert.equal(response.body.statusCode, 503, 'statusCode');
+        assert.equal(response.body.error, 'Service Unavailable', 'error');
+        assert.match(response.body.message, /unavailable/, 'message');
+      }
+      assert.ok(elapsed < 3000, `took ${elapsed} ms`);
+    } catch (error) {
+      problems.push(
+        `${route}: ${(error as Error).message} (got ${response.status} ${response.text.slice(0, 200)})`,
+      );
+    }
+  }
+  assert.deepEqual(problems, []);
+}
 
 describe('Postgres outage', () => {
   let t: TestApp;
@@ -20,7 +65,7 @@ describe('Postgres outage', () => {
     await proxy?.close();
   });
 
-  it('answers 503 fast, keeps in-flight work without spending attempts, and resumes when Postgres is back', async () => {
+  it('answers 503 fast on every route, keeps in-flight work without spending attempts, and resumes when Postgres is back', async () => {
     proxy = await TcpProxy.start(5432);
     t = await startTestApp({
       sagaModules,
@@ -31,15 +76,7 @@ describe('Postgres outage', () => {
     await waitFor(async () => (journal.handlers(body.id).includes('b') ? true : undefined));
 
     await proxy.cut();
-    const startedAt = Date.now();
-    const refused = await t.http.post('/sagas/order', orderInput());
-    assert.equal(refused.status, 503);
-    assert.deepEqual(Object.keys(refused.body).sort(), ['error', 'message', 'statusCode']);
-    assert.equal(refused.body.error, 'Service Unavailable');
-    const health = await t.http.get('/health');
-    assert.equal(health.status, 503);
-    assert.deepEqual(health.body, { status: 'unavailable', postgres: 'down', redis: 'up' });
-    assert.ok(Date.now() - startedAt < 3000, `outage answers took ${Date.now() - startedAt} ms`);
+    await assertEveryRouteUnavailable(t, body.id);
 
     // Step b finishes during the outage; its outcome waits for Postgres instead of being lost.
     await new Promise((resolve) => setTimeout(resolve, 1500));

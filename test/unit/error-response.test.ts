@@ -17,6 +17,7 @@ import { SagaNotFoundError } from '../../src/saga/errors/saga-not-found.error.js
 import { UnknownSagaError } from '../../src/saga/errors/unknown-saga.error.js';
 import { NonRetryableError } from '../../src/saga/errors/non-retryable.error.js';
 import { SagaDefinitionError } from '../../src/saga/errors/saga-definition.error.js';
+import { DrizzleQueryError } from 'drizzle-orm';
 import { z } from 'zod';
 
 const GENERIC_500 = { statusCode: 500, error: 'Internal Server Error', message: 'Internal server error' };
@@ -217,6 +218,28 @@ describe('toErrorResponse: backing services down', () => {
       assert.ok(!body.message.includes('127.0.0.1'));
     });
   }
+
+  it('a driver error wrapped by drizzle (the code on its cause): 503', () => {
+    const driverError = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), {
+      code: 'ECONNREFUSED',
+    });
+    const wrapped = new DrizzleQueryError('select "id" from "sagas" where "id" = $1', ['x'], driverError);
+    const body = toErrorResponse(wrapped);
+    assert.equal(body.statusCode, 503);
+    assert.ok(!body.message.includes('select'));
+    assert.equal(
+      toErrorResponse(new Error('outer', { cause: new Error('middle', { cause: wrapped }) })).statusCode,
+      503,
+    );
+  });
+
+  it('a wrapped error of another kind, or a cycle of causes, is a 500', () => {
+    const duplicate = Object.assign(new Error('duplicate key'), { code: '23505' });
+    assertGeneric500(new DrizzleQueryError('insert into "sagas"', [], duplicate), 'insert');
+    const cycle: Error & { cause?: unknown } = new Error('a');
+    cycle.cause = new Error('b', { cause: cycle });
+    assertGeneric500(cycle);
+  });
 
   it('other Postgres error codes are a 500', () => {
     assertGeneric500(

@@ -31,6 +31,21 @@ export const listQuerySchema = z.strictObject({
   cursor: uuid.optional(),
 });
 
+/** The body of POST /sagas/{name} holds the saga's input, always an object; the saga's schema checks the rest. */
+export function assertJsonObjectBody(body: unknown): void {
+  if (typeof body === 'object' && body !== null && !Array.isArray(body)) return;
+  const received = describeBody(body);
+  throw new InvalidInputError(`Request body must be a JSON object, received ${received}`, [
+    { path: '', message: `expected a JSON object, received ${received}` },
+  ]);
+}
+
+function describeBody(body: unknown): string {
+  if (body === undefined) return 'no body';
+  if (body === null) return 'null';
+  return Array.isArray(body) ? 'an array' : `a ${typeof body}`;
+}
+
 /** Parses a request part, or throws the 400 that lists what is wrong with it. */
 export function parseRequest<T>(schema: z.ZodType<T>, value: unknown, what: string): T {
   const parsed = schema.safeParse(value);

@@ -1,21 +1,61 @@
-import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
-import { toErrorResponse } from './error-response.js';
+import {
+  Catch,
+  HttpException,
+  Logger,
+  MethodNotAllowedException,
+  type ArgumentsHost,
+  type ExceptionFilter,
+} from '@nestjs/common';
+import { HttpAdapterHost } from '@nestjs/core';
+import { allowedMethods } from './allowed-methods.js';
+import { toErrorResponse, type ErrorBody } from './error-response.js';
 
 interface JsonResponse {
+  setHeader(name: string, value: string): void;
   status(code: number): JsonResponse;
   json(body: unknown): void;
 }
 
-/** Every error leaves as `{ statusCode, error, message }`; 503s are logged briefly, 500s with their stack. */
+interface Request {
+  method: string;
+  path: string;
+}
+
+/**
+ * Every error leaves as `{ statusCode, error, message }`; 503s are logged briefly, 500s with their
+ * stack. A 404 for a path that routes serve with other methods becomes a 405 with an `Allow` header.
+ */
 @Catch()
 export class SagaExceptionFilter implements ExceptionFilter {
   private readonly logger = new Logger('HTTP');
 
+  constructor(private readonly adapterHost: HttpAdapterHost) {}
+
   catch(exception: unknown, host: ArgumentsHost): void {
-    const body = toErrorResponse(bodyParserError(exception) ?? exception);
+    const http = host.switchToHttp();
+    const response = http.getResponse<JsonResponse>();
+    let body = toErrorResponse(bodyParserError(exception) ?? exception);
+    if (body.statusCode === 404) body = this.methodNotAllowed(http.getRequest<Request>(), response) ?? body;
     if (body.statusCode === 503) this.logger.warn(`503: ${(exception as Error)?.message}`);
     else if (body.statusCode >= 500) this.logger.error((exception as Error)?.stack ?? String(exception));
-    host.switchToHttp().getResponse<JsonResponse>().status(body.statusCode).json(body);
+    // A route's own content type (`@Header`, set before it runs: /metrics' text) does not describe its errors.
+    response.setHeader('Content-Type', 'application/json; charset=utf-8');
+    response.status(body.statusCode).json(body);
+  }
+
+  /**
+   * Only on the 404 path, so that served requests pay nothing. A 404 from a route that serves this
+   * method (an unknown saga id) keeps its 404: the method is among the allowed ones.
+   */
+  private methodNotAllowed(request: Request, response: JsonResponse): ErrorBody | undefined {
+    const allowed = allowedMethods(this.adapterHost.httpAdapter.getInstance(), request.path);
+    if (allowed.length === 0 || allowed.includes(request.method)) return undefined;
+    response.setHeader('Allow', allowed.join(', '));
+    return toErrorResponse(
+      new MethodNotAllowedException(
+        `${request.method} is not allowed here; this path serves ${allowed.join(', ')}`,
+      ),
+    );
   }
 }
 

@@ -3,7 +3,13 @@ import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
 import { SagaService, type SagaSummary } from '../execution/saga.service.js';
 import { SagaQueries } from '../store/saga-queries.js';
 import type { SagaEventView, SagaView } from '../store/saga-views.js';
-import { idempotencyKeySchema, listQuerySchema, parseRequest, sagaIdSchema } from './request-schemas.js';
+import {
+  assertJsonObjectBody,
+  idempotencyKeySchema,
+  listQuerySchema,
+  parseRequest,
+  sagaIdSchema,
+} from './request-schemas.js';
 import { SagaRoutesGuard } from './saga-routes.guard.js';
 
 @Controller('sagas')
@@ -23,6 +29,7 @@ export class SagasController {
     @Res({ passthrough: true }) response: { status(code: number): void },
   ): Promise<SagaSummary> {
     const key = parseRequest(idempotencyKeySchema, idempotencyKey, 'Idempotency-Key header');
+    assertJsonObjectBody(input);
     const saga = await this.sagas.start(name, input, { idempotencyKey: key });
     response.status(saga.created ? 202 : 200);
     return { id: saga.id, name: saga.name, status: saga.status };

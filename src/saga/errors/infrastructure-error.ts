@@ -17,10 +17,21 @@ const UNAVAILABLE_CODES = new Set([
   '08006', // connection_failure
 ]);
 
-/** A backing service is unavailable: wait and try again rather than blame the request or the step. */
+/** Deep enough for every wrapper on the way (drizzle's query error around the driver's); bounds a cycle. */
+const MAX_CAUSE_DEPTH = 5;
+
+/**
+ * A backing service is unavailable: wait and try again rather than blame the request or the step.
+ * The code may sit on a `cause`: drizzle wraps every driver error in a DrizzleQueryError.
+ */
 export function isInfrastructureError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code;
-  return typeof code === 'string' && UNAVAILABLE_CODES.has(code);
+  let current = error;
+  for (let depth = 0; depth < MAX_CAUSE_DEPTH && typeof current === 'object' && current !== null; depth++) {
+    const { code, cause } = current as { code?: unknown; cause?: unknown };
+    if (typeof code === 'string' && UNAVAILABLE_CODES.has(code)) return true;
+    current = cause;
+  }
+  return false;
 }
 
 export class WorkerShutdownError extends Error {

@@ -41,14 +41,21 @@ export class SagaService {
   /**
    * Validates `input` against the saga's schema, records the saga and sends its first step on its
    * way to the queue.
-   * With an `idempotencyKey` already used for this saga name, returns that saga (`created: false`).
+   * With an `idempotencyKey` already used for this saga name, returns that saga (`created: false`)
+   * when it was started with the same input (after validation), and throws SagaConflictError when
+   * not: a key names one request, so another input under it is a client's mistake.
    */
   async start(name: string, input: unknown, options: { idempotencyKey?: string } = {}): Promise<CreatedSaga> {
     const def = this.definition(name);
     assertStorableJson(input, `input for saga "${name}"`);
     const parsed = def.input.safeParse(input);
     if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
-    const saga = await this.store.create(def, parsed.data, options.idempotencyKey);
+    const { sameInput, ...saga } = await this.store.create(def, parsed.data, options.idempotencyKey);
+    if (!sameInput) {
+      throw new SagaConflictError(
+        `Idempotency key "${options.idempotencyKey}" was already used to start saga ${saga.id} ("${name}") with a different input`,
+      );
+    }
     if (saga.created) {
       this.eventLog.committed(saga, [{ type: SagaEventType.SagaStarted }]);
       this.dispatcher.dispatchCommitted([{ sagaId: saga.id, seq: 1, delayMs: 0, claimed: false }]);

@@ -50,6 +50,11 @@ export interface CreatedSaga {
   created: boolean;
 }
 
+/** A start as the store found it: `sameInput` is false when its key was used with another input. */
+export interface StoredStart extends CreatedSaga {
+  sameInput: boolean;
+}
+
 /** The pool, or a transaction on it. */
 export type StoreSql = postgres.Sql | postgres.TransactionSql;
 
@@ -68,9 +73,10 @@ export class SagaStore {
 
   /**
    * Records a new saga and its first unit, or returns the saga already started with this
-   * idempotency key. Concurrent starts share one statement (and one WAL flush).
+   * idempotency key, saying whether it was started with this input. Concurrent starts share one
+   * statement (and one WAL flush).
    */
-  create(def: SagaDefinition, input: unknown, idempotencyKey: string | undefined): Promise<CreatedSaga> {
+  create(def: SagaDefinition, input: unknown, idempotencyKey: string | undefined): Promise<StoredStart> {
     const id = uuidV7();
     return this.creates.push({
       id,
@@ -82,13 +88,13 @@ export class SagaStore {
     });
   }
 
-  private readonly creates = new MicroBatcher<NewSaga, CreatedSaga>(
+  private readonly creates = new MicroBatcher<NewSaga, StoredStart>(
     (sagas) => this.createMany(sagas),
     // Two starts with one idempotency key must not share a statement: the second must see the first.
     (saga) => (saga.key === null ? saga.id : `${saga.name}\u0000${saga.key}`),
   );
 
-  private async createMany(sagas: NewSaga[]): Promise<CreatedSaga[]> {
+  private async createMany(sagas: NewSaga[]): Promise<StoredStart[]> {
     const { sql } = this.database;
     const inserted = await sql<CreatedSaga[]>`
       WITH new AS (
@@ -110,16 +116,27 @@ export class SagaStore {
     const created = new Map(inserted.map((row) => [row.id, row]));
     const taken = sagas.filter((saga) => !created.has(saga.id));
     // Their keys were taken. Read in a new statement: a concurrent insert that won the race is not
-    // visible to the snapshot of the statement above.
+    // visible to the snapshot of the statement above. jsonb equality compares the inputs as JSON
+    // values (key order and number spelling aside), as both went through the same schema.
     const existing = taken.length
-      ? await sql<(CreatedSaga & { key: string })[]>`
-          SELECT s.id, s.name, s.status, false AS created, s.idempotency_key AS key
-          FROM sagas s JOIN jsonb_to_recordset(${JSON.stringify(taken)}::text::jsonb) AS t(name text, key text)
+      ? await sql<(StoredStart & { key: string })[]>`
+          SELECT s.id, s.name, s.status, false AS created, s.idempotency_key AS key,
+                 s.input = t.input AS "sameInput"
+          FROM sagas s
+          JOIN jsonb_to_recordset(${JSON.stringify(taken)}::text::jsonb) AS t(name text, key text, input jsonb)
             ON s.name = t.name AND s.idempotency_key = t.key`
       : [];
     return sagas.map((saga) => {
-      const found = created.get(saga.id) ?? existing.find((e) => e.name === saga.name && e.key === saga.key)!;
-      return { id: found.id, name: found.name, status: found.status, created: found.created };
+      const inserted = created.get(saga.id);
+      if (inserted) return { ...inserted, sameInput: true };
+      const found = existing.find((e) => e.name === saga.name && e.key === saga.key)!;
+      return {
+        id: found.id,
+        name: found.name,
+        status: found.status,
+        created: found.created,
+        sameInput: found.sameInput,
+      };
     });
   }
 
