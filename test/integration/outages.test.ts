@@ -3,7 +3,7 @@ import { after, describe, it } from 'node:test';
 import { OrderModule } from '../../sagas/order/order.module.js';
 import { Journal, ScriptedSagaModule } from '../support/fixtures/scripted.saga.js';
 import { orderInput, waitForSaga } from '../support/sagas.js';
-import { wipeRedisPrefix } from '../support/redis-keys.js';
+import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';

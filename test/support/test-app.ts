@@ -1,15 +1,13 @@
 import 'reflect-metadata';
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { AppModule } from '../../src/app.module.js';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
-import { dropDatabase, prepareDatabase } from '../../src/database/prepare-database.js';
 import { OrderModule } from '../../sagas/order/order.module.js';
+import { createSagaTestEnvironment } from '../../src/saga/testing/test-environment.js';
 import { HttpClient } from './http-client.js';
-import { wipeRedisPrefix } from './redis-keys.js';
 
 /** A database name and BullMQ prefix of their own, so that test runs and files never collide. */
 export interface TestEnvironment {
@@ -25,12 +23,13 @@ export interface TestEnvironment {
 }
 
 export async function createTestEnvironment(): Promise<TestEnvironment> {
-  const id = `${process.pid}_${randomBytes(4).toString('hex')}`;
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/saga_test_${id}`;
-  const queuePrefix = `saga-test-${id}`;
-  await prepareDatabase(databaseUrl);
+  const environment = await createSagaTestEnvironment({
+    databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: 'redis://127.0.0.1:6379',
+  });
+  const { id, databaseUrl, queuePrefix } = environment;
   const sql = postgres(databaseUrl, { max: 4, onnotice: () => undefined });
-  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  const redis = new Redis(environment.redisUrl, { maxRetriesPerRequest: 3 });
   return {
     id,
     env: { DATABASE_URL: databaseUrl, QUEUE_PREFIX: queuePrefix, LOG_LEVEL: 'error' },
@@ -40,9 +39,8 @@ export async function createTestEnvironment(): Promise<TestEnvironment> {
     redis,
     async destroy() {
       await sql.end({ timeout: 5 });
-      await wipeRedisPrefix(redis, queuePrefix);
       redis.disconnect();
-      await dropDatabase(databaseUrl);
+      await environment.destroy();
     },
   };
 }
