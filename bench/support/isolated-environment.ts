@@ -1,8 +1,8 @@
-import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { randomBytes } from 'node:crypto';
-import { dropDatabase, prepareDatabase } from '../../src/database/prepare-database.js';
-import { wipeRedisPrefix } from '../../test/support/redis-keys.js';
+import { prepareDatabase } from '../../src/database/prepare-database.js';
+import { dropDatabase } from '../../src/saga/store/database-lifecycle.js';
+import { deleteRedisKeys } from '../../src/saga/testing/redis-keys.js';
 import { cleanUpOnInterrupt, once } from './cleanup.js';
 
 const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/sagas';
@@ -60,16 +60,7 @@ export async function createIsolatedEnvironment(
   };
 }
 
-/** Deletes every key under `${prefix}:`, with a connection of its own. */
-export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
-  try {
-    await redis.connect();
-    return await wipeRedisPrefix(redis, prefix);
-  } finally {
-    redis.disconnect();
-  }
-}
+export { deleteRedisKeys };
 
 /** ALTER DATABASE … SET: the default of every session opened on the database afterwards. */
 export async function setDatabaseOption(databaseName: string, name: string, value: string): Promise<void> {

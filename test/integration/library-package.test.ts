@@ -9,8 +9,8 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
-import { createDatabaseIfMissing, dropDatabase } from '../../src/database/prepare-database.js';
-import { wipeRedisPrefix } from '../support/redis-keys.js';
+import { createDatabaseIfMissing, dropDatabase } from '../../src/saga/store/database-lifecycle.js';
+import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
 
 /** The repository, from dist/test/integration. */
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));

@@ -4,7 +4,7 @@ import { OrderModule } from '../../sagas/order/order.module.js';
 import { Journal, ScriptedSagaModule } from '../support/fixtures/scripted.saga.js';
 import type { HttpResponse } from '../support/http-client.js';
 import { orderInput, waitForSaga } from '../support/sagas.js';
-import { wipeRedisPrefix } from '../support/redis-keys.js';
+import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { drizzle } from 'drizzle-orm/postgres-js';
 import { migrate } from 'drizzle-orm/postgres-js/migrator';
 import postgres from 'postgres';
-import { createDatabaseIfMissing } from '../../src/database/prepare-database.js';
+import { createDatabaseIfMissing } from '../../src/saga/store/database-lifecycle.js';
 import { migrateSagaSchema } from '../../src/saga/index.js';
 import { uuidV7 } from '../../src/saga/store/uuid-v7.js';
 import { AppProcess } from '../support/app-process.js';

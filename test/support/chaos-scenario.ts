@@ -3,7 +3,7 @@ import { readdirSync } from 'node:fs';
 import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { AppProcess, killAll, type Exit } from './app-process.js';
-import { wipeRedisPrefix } from './redis-keys.js';
+import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
 import type { TestEnvironment } from './test-app.js';
 
 /**

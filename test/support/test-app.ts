@@ -1,15 +1,14 @@
 import 'reflect-metadata';
 import type { DynamicModule, INestApplication, Type } from '@nestjs/common';
 import { Redis } from 'ioredis';
-import { randomBytes } from 'node:crypto';
 import postgres from 'postgres';
 import { AppModule } from '../../src/app.module.js';
 import { createApp } from '../../src/bootstrap.js';
 import { loadConfig, type AppConfig } from '../../src/config/app-config.js';
-import { dropDatabase, prepareDatabase } from '../../src/database/prepare-database.js';
+import { prepareDatabase } from '../../src/database/prepare-database.js';
 import { DEFAULT_SAGA_SCHEMA } from '../../src/saga/store/schema.js';
+import { createSagaTestEnvironment } from '../../src/saga/testing/test-environment.js';
 import { HttpClient } from './http-client.js';
-import { wipeRedisPrefix } from './redis-keys.js';
 
 /** A database name and BullMQ prefix of their own, so that test runs and files never collide. */
 export interface TestEnvironment {
@@ -26,21 +25,24 @@ export interface TestEnvironment {
 
 export async function createTestEnvironment(
   options: {
-    /** Creates and migrates the database. @defaultValue prepareDatabase, as the app does at start */
+    /** Builds the database instead of the engine's and the application's migrations (an older layout, say). */
     prepare?: (databaseUrl: string) => Promise<void>;
   } = {},
 ): Promise<TestEnvironment> {
-  const id = `${process.pid}_${randomBytes(4).toString('hex')}`;
-  const databaseUrl = `postgres://postgres@127.0.0.1:5432/saga_test_${id}`;
-  const queuePrefix = `saga-test-${id}`;
-  await (options.prepare ?? prepareDatabase)(databaseUrl);
+  const environment = await createSagaTestEnvironment({
+    databaseUrl: 'postgres://postgres@127.0.0.1:5432/postgres',
+    redisUrl: 'redis://127.0.0.1:6379',
+    migrateEngine: !options.prepare,
+    prepare: ({ databaseUrl }) => (options.prepare ?? prepareDatabase)(databaseUrl),
+  });
+  const { id, databaseUrl, queuePrefix } = environment;
   // Tests read the engine's tables (in its schema, once the app has migrated it) and the order saga's.
   const sql = postgres(databaseUrl, {
     max: 4,
     onnotice: () => undefined,
     connection: { search_path: `${DEFAULT_SAGA_SCHEMA}, public` },
   });
-  const redis = new Redis('redis://127.0.0.1:6379', { maxRetriesPerRequest: 3 });
+  const redis = new Redis(environment.redisUrl, { maxRetriesPerRequest: 3 });
   return {
     id,
     env: { DATABASE_URL: databaseUrl, QUEUE_PREFIX: queuePrefix, LOG_LEVEL: 'error' },
@@ -50,9 +52,8 @@ export async function createTestEnvironment(
     redis,
     async destroy() {
       await sql.end({ timeout: 5 });
-      await wipeRedisPrefix(redis, queuePrefix);
       redis.disconnect();
-      await dropDatabase(databaseUrl);
+      await environment.destroy();
     },
   };
 }

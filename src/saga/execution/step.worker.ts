@@ -2,6 +2,7 @@ import {
   Inject,
   Injectable,
   Logger,
+  Optional,
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
@@ -20,6 +21,7 @@ import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
 import { decide } from './saga-state-machine.js';
 import { StepInvoker } from './step-invoker.js';
 import type { Outcome, SagaSnapshot, Transition } from './transition.interface.js';
+import { UNIT_BOUNDARY_HOOK, type UnitBoundaryHook } from './unit-boundary-hook.js';
 
 /** How long a worker keeps recording an outcome while Postgres is unreachable before it lets BullMQ retry the job. */
 const OUTAGE_PATIENCE_MS = 60_000;
@@ -43,6 +45,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly metrics: SagaMetrics,
     private readonly eventLog: SagaEventLog,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
+    @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -95,9 +98,11 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const def = this.registry.find(saga.name);
     if (!def) throw new Error(`saga ${saga.id} is a "${saga.name}", which this process does not define`);
 
+    if (this.boundaries) await this.boundaries.reached('beforeHandler', saga);
     const started = performance.now();
     const outcome = await this.run(def, saga);
     this.metrics.recordAttempt(saga, outcome, (performance.now() - started) / 1000);
+    if (this.boundaries) await this.boundaries.reached('afterHandler', saga);
     await this.record(def, saga, outcome);
   }
 
@@ -140,8 +145,10 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     let saga = claimed;
     for (;;) {
       const transition = decide(def, saga, outcome);
-      if (await patiently(() => this.store.record(transition), patience))
+      if (await patiently(() => this.store.record(transition), patience)) {
+        if (this.boundaries) await this.boundaries.reached('afterCommit', saga);
         return this.afterCommit(saga, transition);
+      }
       const current = await patiently(() => this.store.snapshot(saga.id), patience);
       // Another delivery of this unit recorded its outcome first: the transition happens once.
       if (!current || current.seq !== claimed.seq) return;

@@ -1,0 +1,147 @@
+import type { Queue } from 'bullmq';
+import { RECONCILE_GRACE_MS, type SagaReconciler } from '../execution/saga-reconciler.js';
+import { unitJobId, type UnitJobData } from '../execution/saga-queue.js';
+import type { SagaSnapshot } from '../execution/transition.interface.js';
+import type { UnitBoundary, UnitBoundaryHook } from '../execution/unit-boundary-hook.js';
+import type { ArmedCrash, CrashPoint, SagaUnit } from './crash-point.js';
+import { InjectedCrashError } from './injected-crash.error.js';
+import type { SagaClock } from './saga-clock.js';
+
+const POLL_MS = 20;
+
+interface Crash extends ArmedCrash {
+  firedIn?: string;
+  unit?: SagaUnit;
+}
+
+/** What recovery needs of the running engine, known once the application has started. */
+export interface CrashRecoveryTools {
+  queue: Queue<UnitJobData>;
+  clock: SagaClock;
+  reconciler: SagaReconciler;
+}
+
+/**
+ * The worker's boundary hook in the test kit. A crash throws out of the job, so the engine loses
+ * what a process death at that point loses; then it hastens what would bring the unit back after a
+ * real death, without doing the engine's work for it: the job failed by the crash is redelivered
+ * by BullMQ's own retry (promoted instead of waiting out its backoff, as a stalled job is
+ * redelivered once its lock expires), and a unit committed but never enqueued is left to the
+ * reconciler (run at once instead of after its grace period).
+ */
+export class CrashInjector implements UnitBoundaryHook {
+  private readonly armed: Crash[] = [];
+  private readonly recoveries = new Map<string, Set<Promise<void>>>();
+  private tools?: CrashRecoveryTools;
+  private closed = false;
+
+  attach(tools: CrashRecoveryTools): void {
+    this.tools = tools;
+  }
+
+  arm(point: CrashPoint): ArmedCrash {
+    const crash: Crash = {
+      point: { ...point },
+      disarm: () => {
+        const index = this.armed.indexOf(crash);
+        if (index >= 0) this.armed.splice(index, 1);
+      },
+    };
+    this.armed.push(crash);
+    return crash;
+  }
+
+  reached(boundary: UnitBoundary, saga: SagaSnapshot): void {
+    if (this.armed.length === 0) return;
+    const unit = unitOf(saga);
+    const index = this.armed.findIndex((crash) => matches(crash.point, boundary, saga, unit));
+    if (index < 0) return;
+    const [crash] = this.armed.splice(index, 1);
+    crash.firedIn = saga.id;
+    crash.unit = unit;
+    this.track(saga.id, this.recover(boundary, saga));
+    throw new InjectedCrashError(saga.id, boundary, unit);
+  }
+
+  /** Waits until every unit that a crash took from the saga is back on its way. */
+  async settled(sagaId: string): Promise<void> {
+    for (let pending = this.recoveries.get(sagaId); pending?.size; pending = this.recoveries.get(sagaId)) {
+      await Promise.all(pending);
+    }
+  }
+
+  /** Stops every recovery in progress (each ends at its next poll). */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.recoveries.values()].flatMap((pending) => [...pending]));
+  }
+
+  private track(sagaId: string, recovery: Promise<void>): void {
+    const pending = this.recoveries.get(sagaId) ?? new Set();
+    this.recoveries.set(sagaId, pending);
+    const tracked: Promise<void> = recovery.finally(() => {
+      pending.delete(tracked);
+      if (pending.size === 0) this.recoveries.delete(sagaId);
+    });
+    pending.add(tracked);
+  }
+
+  private async recover(boundary: UnitBoundary, saga: SagaSnapshot): Promise<void> {
+    const redelivery = this.redeliver(unitJobId(saga.id, saga.seq));
+    // The commit scheduled the unit after this one; the crash kept it from Redis.
+    const lost = boundary === 'afterCommit' ? this.reconcileLost(saga.id, saga.seq + 1) : undefined;
+    await Promise.all([redelivery, lost]);
+  }
+
+  /** Promotes the crashed job from BullMQ's retry backoff until it has been processed again. */
+  private async redeliver(jobId: string): Promise<void> {
+    await this.poll(async () => {
+      const job = await this.tools!.queue.getJob(jobId);
+      // Gone: processed again, and removed on completion.
+      if (!job) return true;
+      if (await job.isDelayed()) await job.promote().catch(() => undefined);
+      return false;
+    });
+  }
+
+  /** Runs the reconciler once the lost unit is due and still missing from Redis, until it has moved on. */
+  private async reconcileLost(sagaId: string, seq: number): Promise<void> {
+    const { queue, clock, reconciler } = this.tools!;
+    await this.poll(async () => {
+      const unit = await clock.unit(sagaId);
+      if (!unit?.active || unit.seq !== seq) return true;
+      if (unit.dueInMs === 0 && (await queue.getJobState(unitJobId(sagaId, seq))) === 'unknown') {
+        // A unit due this recently may still be on its way to Redis, so the reconciler leaves it
+        // alone for a grace period; this one is known lost, so the kit skips that wait.
+        await clock.backdate(sagaId, seq, RECONCILE_GRACE_MS);
+        await reconciler.reconcile();
+      }
+      return false;
+    });
+  }
+
+  /** Calls `done` until it says so or the kit closes; errors (Redis or Postgres busy) are retried. */
+  private async poll(done: () => Promise<boolean>): Promise<void> {
+    while (!this.closed) {
+      if (await done().catch(() => false)) return;
+      await new Promise((resolve) => setTimeout(resolve, POLL_MS));
+    }
+  }
+}
+
+export function unitOf(saga: SagaSnapshot): SagaUnit {
+  const step = saga.steps[saga.stepIndex];
+  const attempt = saga.phase === 'step' ? step.attempts : step.compensationAttempts;
+  return { step: step.name, phase: saga.phase, attempt };
+}
+
+function matches(point: CrashPoint, boundary: UnitBoundary, saga: SagaSnapshot, unit: SagaUnit): boolean {
+  return (
+    point.boundary === boundary &&
+    point.step === unit.step &&
+    (point.phase ?? 'step') === unit.phase &&
+    (point.attempt === undefined || point.attempt === unit.attempt) &&
+    (point.sagaId === undefined || point.sagaId === saga.id) &&
+    (point.saga === undefined || point.saga === saga.name)
+  );
+}

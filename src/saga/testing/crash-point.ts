@@ -1,0 +1,57 @@
+import type { UnitBoundary } from '../execution/unit-boundary-hook.js';
+import type { Phase } from '../saga-status.js';
+
+/**
+ * Where a process dies, as the engine sees it: `beforeHandler` (the attempt is claimed, its
+ * handler not called), `afterHandler` (the handler returned or threw; nothing is recorded) or
+ * `afterCommit` (the transition is committed; the next unit never reached Redis).
+ */
+export type CrashBoundary = UnitBoundary;
+
+export const CRASH_BOUNDARIES: readonly CrashBoundary[] = ['beforeHandler', 'afterHandler', 'afterCommit'];
+
+/** A unit of work: one attempt of a step, or of its compensation. */
+export interface SagaUnit {
+  /** The step's name (its method name), for its compensation too. */
+  step: string;
+  phase: Phase;
+  /** Counted from 1, for a step and for its compensation apart. */
+  attempt: number;
+}
+
+export interface CrashPoint {
+  /** The step whose unit crashes; with `phase: 'compensation'`, its compensation's. */
+  step: string;
+  /** @defaultValue 'step' */
+  phase?: Phase;
+  boundary: CrashBoundary;
+  /** Only this attempt. @defaultValue the first attempt that reaches the boundary */
+  attempt?: number;
+  /** Only in the saga with this id. @defaultValue any saga */
+  sagaId?: string;
+  /** Only in sagas of this name. @defaultValue any saga */
+  saga?: string;
+}
+
+/** A crash armed with `SagaTestKit.crashAt`: it fires once, at the first unit that matches its point. */
+export interface ArmedCrash {
+  readonly point: CrashPoint;
+  /** The id of the saga it crashed, once it fired. */
+  readonly firedIn?: string;
+  /** The unit it crashed, once it fired. */
+  readonly unit?: SagaUnit;
+  /** Takes the crash back if it has not fired. */
+  disarm(): void;
+}
+
+const WHERE: Record<CrashBoundary, string> = {
+  beforeHandler: 'before the handler',
+  afterHandler: 'after the handler',
+  afterCommit: 'after the commit',
+};
+
+/** "after the handler of the compensation of chargePayment (attempt 1)", for messages. */
+export function describeCrash(boundary: CrashBoundary, unit: Partial<SagaUnit> & { step: string }): string {
+  const what = unit.phase === 'compensation' ? `the compensation of ${unit.step}` : `step ${unit.step}`;
+  return `${WHERE[boundary]} of ${what}${unit.attempt === undefined ? '' : ` (attempt ${unit.attempt})`}`;
+}
