@@ -20,11 +20,19 @@ export const ACTIVE_SAGA_STATUSES: readonly SagaStatus[] = [
   SagaStatus.Compensating,
 ];
 
+export const TERMINAL_SAGA_STATUSES: readonly SagaStatus[] = [
+  SagaStatus.Completed,
+  SagaStatus.Compensated,
+  SagaStatus.Failed,
+];
+
 export const StepStatus = {
   /** Not started yet, or waiting for its next attempt. */
   Pending: 'pending',
   /** An attempt is in progress. */
   Running: 'running',
+  /** Waits for a signal or a child saga. */
+  Waiting: 'waiting',
   Completed: 'completed',
   /** Finally failed: retries exhausted or a non-retryable error. */
   Failed: 'failed',
@@ -45,6 +53,3 @@ export const CompensationStatus = {
   Failed: 'failed',
 } as const;
 export type CompensationStatus = (typeof CompensationStatus)[keyof typeof CompensationStatus];
-
-/** A unit of work runs either a step forward or its compensation. */
-export type Phase = 'step' | 'compensation';

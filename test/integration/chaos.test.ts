@@ -88,7 +88,7 @@ describe('chaos: a partly wiped Redis', () => {
       const started = await api.http.post('/sagas/scripted', { script: {} });
       assert.equal(started.status, 202, started.text);
       const id = started.body.id as string;
-      const jobKey = `${t.queuePrefix}:saga-units:${id}-1`;
+      const jobKey = `${t.queuePrefix}:saga-units:${id}-s0-1`;
       // 202 once Postgres has it; the first unit reaches Redis right after.
       await waitFor(async () => ((await t.redis.exists(jobKey)) === 1 ? true : undefined), {
         timeoutMs: 5000,

@@ -226,9 +226,9 @@ describe('saga engine, through the running app', () => {
       prefix: t.queuePrefix,
     });
     try {
-      // Deliver the units of step a (seq 1) and step b (seq 2) again.
-      await queue.add('unit', { sagaId: id, seq: 1 }, { jobId: `${id}-1` });
-      await queue.add('unit', { sagaId: id, seq: 2 }, { jobId: `${id}-2` });
+      // Deliver the units of steps a and b again, as their jobs were, claimed or not.
+      await queue.add('unit', { sagaId: id, unit: 's0', seq: 1, claimed: false }, { jobId: `${id}-s0-1` });
+      await queue.add('unit', { sagaId: id, unit: 's1', seq: 1, claimed: true }, { jobId: `${id}-s1-1` });
       await waitForQueueDrained(queue);
     } finally {
       await queue.close();

@@ -896,7 +896,7 @@ describe('HTTP fuzz', () => {
       `sagas in Postgres differ from the ${accepted.length} accepted (${summary})`,
     );
     const [{ orphans }] = await t.sql<{ orphans: number }[]>`
-      SELECT (SELECT count(*) FROM saga_steps WHERE saga_id NOT IN (SELECT id FROM sagas))::int +
+      SELECT (SELECT count(*) FROM saga_units WHERE saga_id NOT IN (SELECT id FROM sagas))::int +
              (SELECT count(*) FROM saga_events WHERE saga_id NOT IN (SELECT id FROM sagas))::int AS orphans`;
     assert.equal(orphans, 0);
     console.log(`# http fuzz: ${summary}`);

@@ -6,7 +6,9 @@ import { SagaRegistry } from '../../src/saga/definition/saga-registry.js';
 import { SagaDispatcher } from '../../src/saga/execution/saga-dispatcher.js';
 import { RECONCILE_GRACE_MS, SagaReconciler } from '../../src/saga/execution/saga-reconciler.js';
 import { SagaService } from '../../src/saga/execution/saga.service.js';
-import { decide } from '../../src/saga/execution/saga-state-machine.js';
+import { decide } from '../../src/saga/machine/decide.js';
+import type { SagaSnapshot } from '../../src/saga/machine/saga-snapshot.js';
+import type { Outcome } from '../../src/saga/machine/transition.js';
 import type { UnitJobData } from '../../src/saga/execution/saga-queue.js';
 import { StepInvoker } from '../../src/saga/execution/step-invoker.js';
 import { StepWorker } from '../../src/saga/execution/step.worker.js';
@@ -43,47 +45,58 @@ describe('races between deliveries of one unit', () => {
   const def = () => t.app.get(SagaRegistry, { strict: false }).find('scripted')!;
   const count = async (id: string, type: string) =>
     (await t.sql`SELECT count(*)::int AS n FROM saga_events WHERE saga_id = ${id} AND type = ${type}`)[0].n;
+  const ran = (saga: SagaSnapshot, outcome: Outcome, unit = 's0') =>
+    decide(def(), saga, { kind: 'outcome', unit, outcome });
+  const unitOf = (saga: SagaSnapshot, key: string) => saga.units.find((u) => u.key === key)!;
+  /** Units in key order: the store lists them by step, the in-memory model in order of creation. */
+  const canonical = (saga: SagaSnapshot) => ({
+    ...saga,
+    units: [...saga.units].sort((a, b) => a.key.localeCompare(b.key)),
+  });
 
   it('two claims of the same unit both run, but exactly one commit records the transition', async () => {
     const id = await start();
-    const [first, second] = await Promise.all([store.claim(id, 1), store.claim(id, 1)]);
+    const [first, second] = await Promise.all([store.claim(id, 's0', 1), store.claim(id, 's0', 1)]);
     assert.ok(first && second, 'at-least-once: both deliveries may run the handler');
-    assert.deepEqual([first.steps[0].attempts, second.steps[0].attempts].sort(), [1, 2]);
+    assert.deepEqual([unitOf(first, 's0').attempts, unitOf(second, 's0').attempts].sort(), [1, 2]);
 
     const outcome = { kind: 'succeeded' as const, output: { ok: true } };
     const results = await Promise.all([
-      store.commit([decide(def(), first, outcome)]),
-      store.commit([decide(def(), second, outcome)]),
+      store.commit([ran(first, outcome)]),
+      store.commit([ran(second, outcome)]),
     ]);
     assert.deepEqual(results.map((r) => r.has(id)).sort(), [false, true]);
     assert.equal(await count(id, 'step_completed'), 1);
     // The commit also claimed the next unit, once: b's first attempt.
     const [row] = await t.sql`
-      SELECT s.seq, s.step_index, s.running_since IS NOT NULL AS claimed, x.status, x.attempts
-      FROM sagas s JOIN saga_steps x ON x.saga_id = s.id AND x.step_index = 1 WHERE s.id = ${id}`;
-    assert.deepEqual({ ...row }, { seq: 2, step_index: 1, claimed: true, status: 'running', attempts: 1 });
+      SELECT s.seq, x.status, x.attempts, x.seq AS unit_seq, x.due_at IS NOT NULL AS due
+      FROM sagas s JOIN saga_units x ON x.saga_id = s.id AND x.key = 's1' WHERE s.id = ${id}`;
+    assert.deepEqual({ ...row }, { seq: 4, status: 'running', attempts: 1, unit_seq: 1, due: true });
     assert.equal(await count(id, 'step_started'), 3);
-    assert.equal(await store.claim(id, 1), undefined, 'the recorded unit can no longer be claimed');
+    assert.equal(await store.claim(id, 's0', 1), undefined, 'the recorded unit can no longer be claimed');
   });
 
   it('two workers processing the same job at once record one transition and enqueue the next unit once', async () => {
     const id = await start();
     const worker = t.app.get(StepWorker, { strict: false });
-    const job = { data: { sagaId: id, seq: 1 } } as Parameters<StepWorker['process']>[0];
+    const job = { data: { sagaId: id, unit: 's0', seq: 1 } } as Parameters<StepWorker['process']>[0];
     await Promise.all([worker.process(job), worker.process(job), worker.process(job)]);
     await dispatcher.drain();
     assert.equal(await count(id, 'step_completed'), 1);
     assert.ok(journal.handlers(id).length >= 1);
-    const next = await queue.getJob(`${id}-2`);
+    const next = await queue.getJob(`${id}-s1-1`);
     assert.ok(next, 'the next unit is enqueued');
-    assert.deepEqual([next.data.sagaId, next.data.seq, next.data.claimed], [id, 2, true]);
+    assert.deepEqual(
+      [next.data.sagaId, next.data.unit, next.data.seq, next.data.claimed],
+      [id, 's1', 1, true],
+    );
   });
 
-  /** Processes the saga's current unit the way a first delivery of its job is processed. */
+  /** Processes the saga's due unit the way a first delivery of its job is processed. */
   async function processNext(id: string): Promise<Job<UnitJobData>> {
-    const { seq } = (await store.snapshot(id))!;
-    const job = (await queue.getJob(`${id}-${seq}`)) as Job<UnitJobData>;
-    assert.ok(job, `unit ${seq} of ${id} is enqueued`);
+    const unit = (await store.snapshot(id))!.units.find((u) => u.scheduled)!;
+    const job = (await queue.getJob(`${id}-${unit.key}-${unit.seq}`)) as Job<UnitJobData>;
+    assert.ok(job, `unit ${unit.key} of ${id} is enqueued`);
     await t.app.get(StepWorker, { strict: false }).process(job);
     await dispatcher.drain();
     return job;
@@ -98,24 +111,24 @@ describe('races between deliveries of one unit', () => {
       if (!['pending', 'running', 'compensating'].includes(saga.status)) break;
       const job = await processNext(id);
       if (job.data.snapshot) {
-        carried.push(`${job.data.snapshot.phase}:${job.data.snapshot.stepIndex}`);
-        assert.deepEqual(job.data.snapshot, saga, `unit ${saga.seq}`);
+        carried.push(job.data.unit);
+        assert.deepEqual(canonical(job.data.snapshot), canonical(saga), `before unit ${job.data.unit}`);
       }
     }
     assert.equal((await store.snapshot(id))!.status, 'compensated');
-    assert.deepEqual(carried, ['step:1', 'step:2', 'compensation:2', 'compensation:1', 'compensation:0']);
+    assert.deepEqual(carried, ['s1', 's2', 'c2', 'c1', 'c0']);
     assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'undoC', 'undoB', 'undoA']);
   });
 
   it('a claimed unit whose job Redis lost is re-enqueued by the reconciler and runs the attempt already counted', async () => {
     const id = await start();
     await processNext(id); // a completes; its commit claims b (attempt 1)
-    await queue.remove(`${id}-2`);
-    await t.sql`UPDATE sagas SET due_at = now() - interval '10 seconds' WHERE id = ${id}`;
+    await queue.remove(`${id}-s1-1`);
+    await t.sql`UPDATE saga_units SET due_at = now() - interval '10 seconds' WHERE saga_id = ${id} AND key = 's1'`;
     assert.ok((await t.app.get(SagaReconciler, { strict: false }).reconcile()) >= 1);
     const job = await processNext(id);
     assert.deepEqual([job.data.claimed, job.data.snapshot], [true, undefined], 'read back from Postgres');
-    const [b] = await t.sql`SELECT status, attempts FROM saga_steps WHERE saga_id = ${id} AND step_index = 1`;
+    const [b] = await t.sql`SELECT status, attempts FROM saga_units WHERE saga_id = ${id} AND key = 's1'`;
     assert.deepEqual({ ...b }, { status: 'completed', attempts: 1 });
     assert.deepEqual(journal.handlers(id), ['a', 'b']);
   });
@@ -173,17 +186,19 @@ describe('races between deliveries of one unit', () => {
   it('a cancel racing a claim either stops the unit or waits for its outcome, never both', async () => {
     for (let i = 0; i < 10; i++) {
       const id = await start();
-      const [claimed] = await Promise.all([store.claim(id, 1), sagas.cancel(id)]);
+      const [claimed] = await Promise.all([store.claim(id, 's0', 1), sagas.cancel(id)]);
       if (claimed) {
-        // The claim won: the cancel only flagged the saga, and the attempt's outcome is still recorded.
+        // The claim won: the cancel stops the saga, and the attempt's outcome is still recorded.
         const outcome = { kind: 'succeeded' as const, output: null };
-        const stale = await store.commit([decide(def(), { ...claimed, cancelRequested: false }, outcome)]);
-        assert.equal(stale.size, 0, 'a transition decided without the cancel flag is refused');
+        const stale = await store.commit([ran(claimed, outcome)]);
+        assert.equal(stale.size, 0, 'a transition decided without the cancel is refused');
         const current = (await store.snapshot(id))!;
-        const committed = await store.commit([decide(def(), current, outcome)]);
+        const committed = await store.commit([ran(current, outcome)]);
         assert.ok(committed.has(id));
-        const [row] = await t.sql`SELECT status, phase, step_index FROM sagas WHERE id = ${id}`;
-        assert.deepEqual({ ...row }, { status: 'compensating', phase: 'compensation', step_index: 0 });
+        const [row] = await t.sql`
+          SELECT s.status, x.key, x.status AS unit_status FROM sagas s
+          JOIN saga_units x ON x.saga_id = s.id AND x.kind = 'compensation' WHERE s.id = ${id}`;
+        assert.deepEqual({ ...row }, { status: 'compensating', key: 'c0', unit_status: 'running' });
       } else {
         // The cancel won: the unit was never started and there is nothing to undo.
         const [row] = await t.sql`SELECT status FROM sagas WHERE id = ${id}`;
@@ -213,19 +228,17 @@ describe('reconciler decision', () => {
     );
     await t.app.get(SagaDispatcher, { strict: false }).drain();
     const [lost, present, recent, future, finished] = ids;
-    await queue.remove(`${lost}-1`);
-    await queue.remove(`${recent}-1`);
-    await queue.remove(`${future}-1`);
-    await queue.remove(`${finished}-1`);
-    await t.sql`UPDATE sagas SET due_at = now() - interval '10 seconds' WHERE id IN ${t.sql([lost, present, finished])}`;
-    await t.sql`UPDATE sagas SET due_at = now() + interval '1 hour' WHERE id = ${future}`;
-    await t.sql`UPDATE sagas SET status = 'completed', due_at = NULL WHERE id = ${finished}`;
+    for (const id of [lost, recent, future, finished]) await queue.remove(`${id}-s0-1`);
+    await t.sql`UPDATE saga_units SET due_at = now() - interval '10 seconds'
+      WHERE saga_id IN ${t.sql([lost, present, finished])} AND key = 's0'`;
+    await t.sql`UPDATE saga_units SET due_at = now() + interval '1 hour' WHERE saga_id = ${future} AND key = 's0'`;
+    await t.sql`UPDATE sagas SET status = 'completed' WHERE id = ${finished}`;
     // `recent` stays due just now, within the grace period a committing worker has to enqueue it.
 
     const redriven = await t.app.get(SagaReconciler, { strict: false }).reconcile();
     assert.equal(redriven, 1);
-    assert.ok(await queue.getJob(`${lost}-1`), 'the lost unit is back');
-    assert.ok(await queue.getJob(`${present}-1`), 'the present unit is untouched');
-    for (const id of [recent, future, finished]) assert.equal(await queue.getJob(`${id}-1`), undefined);
+    assert.ok(await queue.getJob(`${lost}-s0-1`), 'the lost unit is back');
+    assert.ok(await queue.getJob(`${present}-s0-1`), 'the present unit is untouched');
+    for (const id of [recent, future, finished]) assert.equal(await queue.getJob(`${id}-s0-1`), undefined);
   });
 });

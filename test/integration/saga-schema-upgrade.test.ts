@@ -129,10 +129,10 @@ describe('a database from before the engine had a schema of its own', () => {
 
     const tables = await t.sql<{ schema: string; table: string }[]>`
       SELECT table_schema AS schema, table_name AS table FROM information_schema.tables
-      WHERE table_name IN ('sagas', 'saga_steps', 'saga_events') ORDER BY 1, 2`;
+      WHERE table_name IN ('sagas', 'saga_steps', 'saga_units', 'saga_events') ORDER BY 1, 2`;
     assert.deepEqual(
       tables.map((r) => `${r.schema}.${r.table}`),
-      ['saga.saga_events', 'saga.saga_steps', 'saga.sagas'],
+      ['saga.saga_events', 'saga.saga_units', 'saga.sagas'],
     );
 
     // The saga in flight went on from where it was: its finished step was not run again, and the
@@ -167,7 +167,7 @@ describe('a database from before the engine had a schema of its own', () => {
     const [ledgers] = await t.sql<{ app: number; engine: number }[]>`
       SELECT (SELECT count(*)::int FROM drizzle.__drizzle_migrations) AS app,
              (SELECT count(*)::int FROM saga.__drizzle_migrations) AS engine`;
-    assert.deepEqual(ledgers, { app: 4 + 1, engine: 1 });
+    assert.deepEqual(ledgers, { app: 4 + 1, engine: 2 });
 
     // The moved tables are what a new database gets, so the engine's next migrations fit both.
     fresh = await createTestEnvironment();
@@ -176,7 +176,7 @@ describe('a database from before the engine had a schema of its own', () => {
     assert.deepEqual(Object.keys(upgraded as object), [
       '__drizzle_migrations',
       'saga_events',
-      'saga_steps',
+      'saga_units',
       'sagas',
     ]);
     assert.deepEqual(upgraded, await describeSchema(fresh.sql, 'saga'));

@@ -497,7 +497,7 @@ export class ChaosScenario {
     // Attempts: what a card needs without faults (ok: 3 steps; flaky: 2 more charges; declined:
     // reserve, charge, refund, release); anything above was cut short by a kill or a wipe.
     const attempts = await sql<{ saga_id: string; attempts: number }[]>`
-      SELECT saga_id, sum(attempts + compensation_attempts)::int AS attempts FROM saga_steps GROUP BY saga_id`;
+      SELECT saga_id, sum(attempts)::int AS attempts FROM saga_units GROUP BY saga_id`;
     const needed: Record<string, number> = { [CARD_OK]: 3, [CARD_FLAKY]: 5, [CARD_DECLINED]: 4 };
     for (const { saga_id, attempts: n } of attempts) {
       const order = byId.get(saga_id);
@@ -613,16 +613,16 @@ export class ChaosScenario {
   private async explainLost(ids: string[], note: (line: string) => void): Promise<void> {
     const { sql, redis, queuePrefix } = this.options.environment;
     for (const id of ids) {
-      const [row] = await sql`
-        SELECT status, seq, phase, step_index, due_at, running_since, updated_at FROM sagas WHERE id = ${id}`;
-      const steps = await sql`
-        SELECT name, status, attempts, compensation_status, compensation_attempts FROM saga_steps
-        WHERE saga_id = ${id} ORDER BY step_index`;
+      const [row] = await sql`SELECT status, seq, updated_at FROM sagas WHERE id = ${id}`;
+      const units = await sql`
+        SELECT key, status, seq, attempts, due_at FROM saga_units WHERE saga_id = ${id} ORDER BY step_index, kind DESC`;
       const events = await sql`
         SELECT type, step, attempt, at FROM saga_events WHERE saga_id = ${id} ORDER BY id`;
-      const jobKey = `${queuePrefix}:saga-units:${id}-${row?.seq}`;
+      // The job of the unit that is due, if any.
+      const due = units.find((u) => u.due_at !== null);
+      const jobId = `${id}-${due?.key}-${due?.seq}`;
+      const jobKey = `${queuePrefix}:saga-units:${jobId}`;
       const job = await redis.hgetall(jobKey).catch(() => ({}));
-      const jobId = `${id}-${row?.seq}`;
       const queue = `${queuePrefix}:saga-units`;
       const where = await Promise.all([
         redis.lpos(`${queue}:wait`, jobId).then((x) => (x === null ? '' : 'wait')),
@@ -632,7 +632,7 @@ export class ChaosScenario {
       ]).catch(() => ['?']);
       const lists = where.filter(Boolean).join(',') || 'no list';
       note(
-        `  saga ${id}: ${JSON.stringify(row)}\n    steps ${JSON.stringify(steps)}\n    events ${events
+        `  saga ${id}: ${JSON.stringify(row)}\n    units ${JSON.stringify(units)}\n    events ${events
           .map(
             (e) =>
               `${e.type}${e.step ? `(${e.step}${e.attempt ? `#${e.attempt}` : ''})` : ''}@${new Date(e.at).toISOString().slice(11, 23)}`,

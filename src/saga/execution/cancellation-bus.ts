@@ -44,7 +44,17 @@ export class CancellationBus implements OnApplicationBootstrap, OnApplicationShu
     this.subscriber?.disconnect();
   }
 
-  async publish(sagaId: string): Promise<void> {
+  /**
+   * Asks the workers running the saga's forward attempts to abort their signals, in the background:
+   * the stop is committed already, and a worker that misses this lets its attempt finish.
+   */
+  publishSoon(sagaId: string): void {
+    this.publish(sagaId).catch((error: Error) =>
+      this.logger.warn(`saga ${sagaId}: running attempts not signalled (${error.message})`),
+    );
+  }
+
+  private async publish(sagaId: string): Promise<void> {
     const client = await within(this.queue.backend.client, 1000, 'connecting to Redis');
     await within(client.runCommand('publish', [this.channel, sagaId]), 1000, 'publishing a cancel');
   }

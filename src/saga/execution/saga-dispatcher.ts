@@ -2,8 +2,9 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
-import { applyTransition } from './saga-snapshot.js';
-import type { SagaSnapshot, Transition } from './transition.interface.js';
+import { applyTransition } from '../machine/apply-transition.js';
+import type { SagaSnapshot } from '../machine/saga-snapshot.js';
+import type { Transition } from '../machine/transition.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
 import { SAGA_QUEUE, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
@@ -41,10 +42,10 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
-      const jobs = units.map(({ sagaId, seq, delayMs, claimed, snapshot, committedAt }) => ({
+      const jobs = units.map(({ sagaId, unit, seq, delayMs, claimed, snapshot, committedAt }) => ({
         name: 'unit',
-        data: { sagaId, seq, claimed, snapshot, committedAt },
-        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, seq), delay: Math.max(0, delayMs) },
+        data: { sagaId, unit, seq, claimed, snapshot, committedAt },
+        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
       }));
       // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
       // created: a cost worth sharing between jobs, and not worth paying for one.
@@ -54,7 +55,7 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
       await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
       return units.map(() => undefined);
     },
-    (unit) => unitJobId(unit.sagaId, unit.seq),
+    (unit) => unitJobId(unit.sagaId, unit.unit, unit.seq),
   );
 
   /**
@@ -86,23 +87,31 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   }
 
   /**
-   * The unit that a committed transition schedules, if any. One that the commit claimed carries the
-   * saga as the commit left it, so that its worker needs no read; unless that is too large to be
+   * The units that a committed transition schedules. Those that the commit claimed carry the saga
+   * as the commit left it, so that their workers need no read; unless that is too large to be
    * worth sending through Redis.
    */
   static nextUnits(saga: SagaSnapshot, t: Transition): DispatchUnit[] {
-    if (t.delayMs === null) return [];
-    const unit: DispatchUnit = { sagaId: t.sagaId, seq: t.seq + 1, delayMs: t.delayMs, claimed: !!t.started };
-    if (!t.started) return [unit];
-    const snapshot = applyTransition(saga, t);
-    if (JSON.stringify(snapshot).length > MAX_SNAPSHOT_CHARS) return [unit];
-    return [{ ...unit, snapshot, committedAt: Date.now() }];
+    const scheduled = t.units.filter((u) => u.dueInMs !== undefined && u.dueInMs !== null);
+    if (scheduled.length === 0) return [];
+    const after = applyTransition(saga, t);
+    const carried = scheduled.some((u) => u.start) ? carriedSnapshot(after) : undefined;
+    return scheduled.map((u) => {
+      const unit: DispatchUnit = {
+        sagaId: t.sagaId,
+        unit: u.key,
+        seq: after.units.find((x) => x.key === u.key)!.seq,
+        delayMs: u.dueInMs!,
+        claimed: u.start === true,
+      };
+      return u.start && carried ? { ...unit, ...carried } : unit;
+    });
   }
 
   /** Which of these units have no job in Redis (lost with a Redis restart, or never enqueued). */
   async missing(units: DueUnit[]): Promise<DueUnit[]> {
     const states = await within(
-      Promise.all(units.map((u) => this.queue.getJobState(unitJobId(u.sagaId, u.seq)))),
+      Promise.all(units.map((u) => this.queue.getJobState(unitJobId(u.sagaId, u.unit, u.seq)))),
       DISPATCH_TIMEOUT_MS,
       'reading job states from Redis',
     );
@@ -115,10 +124,16 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
    */
   async redispatch(units: DueUnit[]): Promise<void> {
     await within(
-      Promise.all(units.map((u) => this.queue.remove(unitJobId(u.sagaId, u.seq)))),
+      Promise.all(units.map((u) => this.queue.remove(unitJobId(u.sagaId, u.unit, u.seq)))),
       DISPATCH_TIMEOUT_MS,
       'removing orphaned jobs from Redis',
     );
     await this.dispatch(units);
   }
+}
+
+/** The snapshot a claimed unit's job carries, unless it is too large to be worth sending through Redis. */
+function carriedSnapshot(saga: SagaSnapshot): Pick<DispatchUnit, 'snapshot' | 'committedAt'> | undefined {
+  if (JSON.stringify(saga).length > MAX_SNAPSHOT_CHARS) return undefined;
+  return { snapshot: saga, committedAt: Date.now() };
 }

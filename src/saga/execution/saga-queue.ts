@@ -1,5 +1,5 @@
 import type { JobsOptions } from 'bullmq';
-import type { SagaSnapshot } from './transition.interface.js';
+import type { SagaSnapshot } from '../machine/saga-snapshot.js';
 
 /** The one BullMQ queue that carries every step and compensation attempt of every saga. */
 export const SAGA_QUEUE = 'saga-units';
@@ -10,6 +10,9 @@ export const SAGA_QUEUE = 'saga-units';
  */
 export interface UnitJobData {
   sagaId: string;
+  /** The unit's key within the saga. */
+  unit: string;
+  /** The unit's `seq` when the job was scheduled. */
   seq: number;
   /** The commit that scheduled the unit also claimed its first attempt. */
   claimed: boolean;
@@ -20,7 +23,7 @@ export interface UnitJobData {
 }
 
 /** Deterministic, so that enqueueing the same unit twice (relay and reconciler) makes one job. */
-export const unitJobId = (sagaId: string, seq: number): string => `${sagaId}-${seq}`;
+export const unitJobId = (sagaId: string, unit: string, seq: number): string => `${sagaId}-${unit}-${seq}`;
 
 export const UNIT_JOB_OPTIONS: JobsOptions = {
   // Postgres holds the outcome of every attempt, so Redis keeps nothing once a job is done.

@@ -5,7 +5,8 @@ import { assertStorableJson } from '../store/storable-json.js';
 import { SagaCancelledError } from '../errors/saga-cancelled.error.js';
 import { StepTimeoutError } from '../errors/step-timeout.error.js';
 import type { CompensationContext, StepContext } from './step-context.interface.js';
-import type { Outcome, SagaSnapshot } from './transition.interface.js';
+import { UnitKind, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
+import type { Outcome } from '../machine/transition.js';
 
 interface RunningAttempt {
   sagaId: string;
@@ -24,11 +25,10 @@ export class StepInvoker {
   /** Sagas cancelled lately, by when they were signalled, so that a unit not started yet learns of it too. */
   private readonly cancelled = new Map<string, number>();
 
-  async invoke(def: SagaDefinition, saga: SagaSnapshot): Promise<Outcome> {
-    const stepDef = def.steps[saga.stepIndex];
-    const step = saga.steps[saga.stepIndex];
-    const compensating = saga.phase === 'compensation';
-    const handler = compensating ? stepDef.compensation! : stepDef;
+  async invoke(def: SagaDefinition, saga: SagaSnapshot, unit: UnitSnapshot): Promise<Outcome> {
+    const step = def.steps[unit.step!];
+    const compensating = unit.kind === UnitKind.Compensation;
+    const handler = compensating ? step.compensation! : step;
     const label = `${def.name}.${handler.method}`;
 
     const controller = new AbortController();
@@ -42,13 +42,15 @@ export class StepInvoker {
     const attempt: RunningAttempt = { sagaId: saga.id, compensating, controller, expire };
     this.running.add(attempt);
     const timer = setTimeout(() => expire(new StepTimeoutError(label, handler.timeoutMs)), handler.timeoutMs);
-    const outputs = new Map(saga.steps.map((s) => [s.name, s.output]));
+    const outputs = new Map(
+      saga.units.filter((u) => u.kind === UnitKind.Step).map((u) => [def.steps[u.step!].name, u.output]),
+    );
     const stepIdempotencyKey = `${saga.id}:${step.name}`;
     const ctx: StepContext | CompensationContext = {
       sagaId: saga.id,
       sagaName: saga.name,
       input: saga.input,
-      attempt: compensating ? step.compensationAttempts : step.attempts,
+      attempt: unit.attempts,
       idempotencyKey: compensating ? `${stepIdempotencyKey}:compensation` : stepIdempotencyKey,
       ...(compensating ? { stepIdempotencyKey } : {}),
       result: <T>(name: string) => (outputs.get(name) ?? undefined) as T,

@@ -18,9 +18,12 @@ import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
 import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
-import { decide } from './saga-state-machine.js';
+import { decide } from '../machine/decide.js';
+import { UnitKind, unitKey, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
+import type { Outcome, SagaInput, Transition } from '../machine/transition.js';
+import { SagaStatus } from '../saga-status.js';
+import { CancellationBus } from './cancellation-bus.js';
 import { StepInvoker } from './step-invoker.js';
-import type { Outcome, SagaSnapshot, Transition } from './transition.interface.js';
 import { UNIT_BOUNDARY_HOOK, type UnitBoundaryHook } from './unit-boundary-hook.js';
 
 /** How long a worker keeps recording an outcome while Postgres is unreachable before it lets BullMQ retry the job. */
@@ -44,6 +47,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly dispatcher: SagaDispatcher,
     private readonly metrics: SagaMetrics,
     private readonly eventLog: SagaEventLog,
+    private readonly cancellations: CancellationBus,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
     @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
@@ -92,67 +96,76 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   }
 
   async process(job: Job<UnitJobData>): Promise<void> {
+    // A job of an older layout (before units had keys) points at nothing that is still due.
+    if (job.data.unit === undefined) return;
     const saga = await this.unitToRun(job);
     // Already recorded (a duplicate or stale delivery): acknowledge without calling the handler.
     if (!saga) return;
     const def = this.registry.find(saga.name);
     if (!def) throw new Error(`saga ${saga.id} is a "${saga.name}", which this process does not define`);
+    const unit = saga.units.find((u) => u.key === job.data.unit)!;
+    if (unit.kind === UnitKind.Control) return this.record(def, saga, { kind: 'due', unit: unit.key });
 
-    if (this.boundaries) await this.boundaries.reached('beforeHandler', saga);
+    if (this.boundaries) await this.boundaries.reached('beforeHandler', saga, unit);
     const started = performance.now();
-    const outcome = await this.run(def, saga);
-    this.metrics.recordAttempt(saga, outcome, (performance.now() - started) / 1000);
-    if (this.boundaries) await this.boundaries.reached('afterHandler', saga);
-    await this.record(def, saga, outcome);
+    const outcome = await this.run(def, saga, unit);
+    this.metrics.recordAttempt(saga, unit, outcome, (performance.now() - started) / 1000);
+    if (this.boundaries) await this.boundaries.reached('afterHandler', saga, unit);
+    await this.record(def, saga, { kind: 'outcome', unit: unit.key, outcome });
   }
 
   /**
    * The snapshot to run the job's unit with, with its attempt counted; nothing if the unit was
    * recorded already or the saga is terminal. The first delivery of a unit claimed by the commit
    * that scheduled it runs that attempt, with the snapshot the job carries when it can trust it; any
-   * later delivery (its worker died, or could not record) claims a new attempt.
+   * later delivery (its worker died, or could not record) claims a new attempt. A control unit has
+   * no attempt to claim.
    */
   private unitToRun(job: Job<UnitJobData>): Promise<SagaSnapshot | undefined> | SagaSnapshot {
-    const { sagaId, seq, claimed, snapshot, committedAt } = job.data;
-    if (!claimed || job.attemptsStarted > 1) return this.store.claim(sagaId, seq);
+    const { sagaId, unit, seq, claimed, snapshot, committedAt } = job.data;
+    if (unit === unitKey.control) return this.store.current(sagaId, unit, seq);
+    if (!claimed || job.attemptsStarted > 1) return this.store.claim(sagaId, unit, seq);
     // A job enqueued long after its commit may have lost a race with the reconciler, which enqueues
     // the same unit once it is overdue: that job may have run and been recorded already. A cancel
     // since the commit is not in the snapshot either.
     const fresh = committedAt !== undefined && job.timestamp - committedAt < RECONCILE_GRACE_MS / 2;
     if (snapshot && fresh && !this.invoker.cancelSignalled(sagaId)) return snapshot;
-    return this.store.current(sagaId, seq);
+    return this.store.current(sagaId, unit, seq);
   }
 
-  private run(def: SagaDefinition, saga: SagaSnapshot): Promise<Outcome> | Outcome {
-    if (saga.phase === 'step' && saga.cancelRequested) return { kind: 'cancelled' };
-    const stepDef = def.steps[saga.stepIndex];
-    const step = saga.steps[saga.stepIndex];
-    const [attempt, budget] =
-      saga.phase === 'step'
-        ? [step.attempts, stepDef.retry.attempts]
-        : [step.compensationAttempts, stepDef.compensation!.retry.attempts];
+  private run(def: SagaDefinition, saga: SagaSnapshot, unit: UnitSnapshot): Promise<Outcome> | Outcome {
+    // The saga stopped going forward after this step's job was scheduled: it does not run.
+    if (unit.kind === UnitKind.Step && saga.status === SagaStatus.Compensating) return { kind: 'cancelled' };
+    const step = def.steps[unit.step!];
+    const budget = unit.kind === UnitKind.Step ? step.retry.attempts : step.compensation!.retry.attempts;
     // Earlier attempts were claimed by workers that died before recording them: the budget is spent.
-    if (attempt > budget) return { kind: 'failed', error: LOST_ATTEMPTS_ERROR };
-    return this.invoker.invoke(def, saga);
+    if (unit.attempts > budget) return { kind: 'failed', error: LOST_ATTEMPTS_ERROR };
+    return this.invoker.invoke(def, saga, unit);
   }
 
-  private async record(def: SagaDefinition, claimed: SagaSnapshot, outcome: Outcome): Promise<void> {
+  private async record(
+    def: SagaDefinition,
+    ran: SagaSnapshot,
+    input: Extract<SagaInput, { unit: string }>,
+  ): Promise<void> {
     const patience = {
       giveUpAfterMs: OUTAGE_PATIENCE_MS,
-      onWait: (error: Error) =>
-        this.logger.warn(`saga ${claimed.id}: waiting for Postgres (${error.message})`),
+      onWait: (error: Error) => this.logger.warn(`saga ${ran.id}: waiting for Postgres (${error.message})`),
     };
-    let saga = claimed;
+    const unitOf = (saga: SagaSnapshot) => saga.units.find((u) => u.key === input.unit)!;
+    const { seq, status } = unitOf(ran);
+    let saga = ran;
     for (;;) {
-      const transition = decide(def, saga, outcome);
+      const transition = decide(def, saga, input);
       if (await patiently(() => this.store.record(transition), patience)) {
-        if (this.boundaries) await this.boundaries.reached('afterCommit', saga);
+        if (this.boundaries) await this.boundaries.reached('afterCommit', saga, unitOf(saga));
         return this.afterCommit(saga, transition);
       }
       const current = await patiently(() => this.store.snapshot(saga.id), patience);
       // Another delivery of this unit recorded its outcome first: the transition happens once.
-      if (!current || current.seq !== claimed.seq) return;
-      // Only the cancel flag changed while the handler ran: decide again with it.
+      const unit = current && unitOf(current);
+      if (!current || !unit || unit.seq !== seq || unit.status !== status || !unit.scheduled) return;
+      // Only the rest of the saga changed meanwhile (a sibling, a cancel): decide again with it.
       saga = current;
     }
   }
@@ -161,5 +174,6 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     this.metrics.recordTransition(transition);
     this.eventLog.committed(saga, transition.events);
     this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
+    if (transition.abortRunning) this.cancellations.publishSoon(saga.id);
   }
 }

@@ -1,4 +1,4 @@
-import type { SagaSnapshot } from './transition.interface.js';
+import type { SagaSnapshot, UnitSnapshot } from '../machine/saga-snapshot.js';
 
 /**
  * The points in a unit of work at which a process may die, each losing something else: the
@@ -13,8 +13,8 @@ export type UnitBoundary = 'beforeHandler' | 'afterHandler' | 'afterCommit';
  * done, and the job is redelivered. Production provides none, and the worker then makes no call.
  */
 export interface UnitBoundaryHook {
-  /** `saga` is the unit as claimed: its phase, step and attempt; at `afterCommit`, before the commit. */
-  reached(boundary: UnitBoundary, saga: SagaSnapshot): void | Promise<void>;
+  /** `unit` of `saga` as claimed (its kind, step and attempt); at `afterCommit`, as before the commit. */
+  reached(boundary: UnitBoundary, saga: SagaSnapshot, unit: UnitSnapshot): void | Promise<void>;
 }
 
 export const UNIT_BOUNDARY_HOOK = Symbol('UNIT_BOUNDARY_HOOK');

@@ -20,6 +20,7 @@ function applyChange(sagaSeq: number, unit: UnitSnapshot | undefined, change: Un
     key: change.key,
     kind: change.kind,
     step: change.step,
+    name: change.name,
     status: change.status,
     seq: (unit?.seq ?? 0) + (rescheduled ? 1 : 0),
     attempts: attempts + (change.start ? 1 : 0),

@@ -81,6 +81,8 @@ class NextTransition {
       key: unit.key,
       kind: unit.kind,
       step: unit.step,
+      name: unit.name,
+      ...(this.saga.units.some((u) => u.key === unit.key) ? {} : { create: true }),
       status: unit.status,
       ...patch,
     });
@@ -276,6 +278,7 @@ class NextTransition {
         key,
         kind: UnitKind.Compensation,
         step: step.index,
+        name: step.name,
         status: UnitStatus.Pending,
         seq: 0,
         attempts: 0,

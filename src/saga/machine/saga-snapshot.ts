@@ -31,6 +31,8 @@ export interface UnitSnapshot {
   kind: UnitKind;
   /** The index of the step it runs or undoes; null for the control unit. */
   step: number | null;
+  /** The step's name (the control unit's: `saga`). */
+  name: string;
   status: UnitStatus;
   /** Bumped each time the unit is scheduled, so that each job of a unit has an id of its own. */
   seq: number;

@@ -26,6 +26,10 @@ export interface UnitChange {
   key: string;
   kind: UnitKind;
   step: number | null;
+  /** The step's name (the control unit's: `saga`), for the row a unit's first change creates. */
+  name: string;
+  /** The unit has no row yet: this change creates it (a compensation's first attempt). */
+  create?: boolean;
   status: UnitStatus;
   output?: unknown;
   error?: SagaError | null;

@@ -1,6 +1,6 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { SagaError } from '../errors/saga-error.js';
-import { SagaEventType, type EventDraft } from '../execution/transition.interface.js';
+import { SagaEventType, type EventDraft } from '../machine/saga-events.js';
 
 type Level = 'debug' | 'log' | 'warn' | 'error';
 

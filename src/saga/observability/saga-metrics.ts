@@ -3,8 +3,9 @@ import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { SAGA_QUEUE } from '../execution/saga-queue.js';
-import type { Outcome, SagaSnapshot, Transition } from '../execution/transition.interface.js';
-import { SagaStatus } from '../saga-status.js';
+import type { SagaSnapshot, UnitSnapshot } from '../machine/saga-snapshot.js';
+import type { Outcome, Transition } from '../machine/transition.js';
+import { SagaStatus, TERMINAL_SAGA_STATUSES } from '../saga-status.js';
 import { SagaQueries } from '../store/saga-queries.js';
 
 /** Prometheus metrics, in a registry of their own so that several apps can live in one process. */
@@ -73,12 +74,12 @@ export class SagaMetrics {
     });
   }
 
-  recordAttempt(saga: SagaSnapshot, outcome: Outcome, seconds: number): void {
-    this.attempts.inc({ saga: saga.name, phase: saga.phase, outcome: outcome.kind });
-    this.attemptSeconds.observe({ saga: saga.name, phase: saga.phase }, seconds);
+  recordAttempt(saga: SagaSnapshot, unit: UnitSnapshot, outcome: Outcome, seconds: number): void {
+    this.attempts.inc({ saga: saga.name, phase: unit.kind, outcome: outcome.kind });
+    this.attemptSeconds.observe({ saga: saga.name, phase: unit.kind }, seconds);
   }
 
   recordTransition(transition: Transition): void {
-    if (transition.delayMs === null) this.finished.inc({ status: transition.status });
+    if (TERMINAL_SAGA_STATUSES.includes(transition.status)) this.finished.inc({ status: transition.status });
   }
 }

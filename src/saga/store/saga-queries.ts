@@ -18,19 +18,18 @@ export class SagaQueries {
   constructor(private readonly database: SagaDatabase) {}
 
   async get(id: string): Promise<SagaView | undefined> {
-    const { sagas, sagaSteps } = this.database.tables;
-    // One statement, so the saga and its steps come from the same snapshot.
+    const { sagas, sagaUnits } = this.database.tables;
+    // One statement, so the saga and its units come from the same snapshot.
     const rows = await this.database.db
-      .select({ saga: sagas, step: sagaSteps })
+      .select({ saga: sagas, unit: sagaUnits })
       .from(sagas)
-      .innerJoin(sagaSteps, eq(sagaSteps.sagaId, sagas.id))
-      .where(eq(sagas.id, id))
-      .orderBy(asc(sagaSteps.stepIndex));
+      .innerJoin(sagaUnits, eq(sagaUnits.sagaId, sagas.id))
+      .where(eq(sagas.id, id));
     return rows.length === 0
       ? undefined
       : toSagaView(
           rows[0].saga,
-          rows.map((r) => r.step),
+          rows.map((r) => r.unit),
         );
   }
 

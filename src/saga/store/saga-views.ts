@@ -1,6 +1,7 @@
 import type { SagaError } from '../errors/saga-error.js';
+import { UnitKind, UnitStatus } from '../machine/saga-snapshot.js';
 import { SagaStatus, StepStatus, type CompensationStatus } from '../saga-status.js';
-import type { sagaEvents, sagas, sagaSteps } from './schema.js';
+import type { sagaEvents, sagas, sagaUnits } from './schema.js';
 
 export interface CompensationView {
   status: CompensationStatus;
@@ -12,12 +13,18 @@ export interface CompensationView {
 
 export interface StepView {
   name: string;
+  /** `task` runs a handler. */
+  kind: 'task';
+  /** The parallel group it runs in, if any. */
+  group?: string;
   status: StepStatus;
   attempts: number;
   startedAt?: string;
   finishedAt?: string;
   output?: unknown;
   error?: SagaError;
+  /** When its next attempt is due, while it waits out a backoff. */
+  dueAt?: string;
   compensation?: CompensationView;
 }
 
@@ -32,6 +39,9 @@ export interface SagaView {
   createdAt: string;
   updatedAt: string;
   completedAt?: string;
+  /** When a scheduled start is due. */
+  startAt?: string;
+  deadlineAt?: string;
   steps?: StepView[];
 }
 
@@ -45,46 +55,73 @@ export interface SagaEventView {
 }
 
 type SagaRow = typeof sagas.$inferSelect;
-type StepRow = typeof sagaSteps.$inferSelect;
+type UnitRow = typeof sagaUnits.$inferSelect;
 type EventRow = typeof sagaEvents.$inferSelect;
 
-export function toSagaView(row: SagaRow, steps?: StepRow[]): SagaView {
+export function toSagaView(row: SagaRow, units?: UnitRow[]): SagaView {
+  const status = row.status as SagaStatus;
   return compact({
     id: row.id,
     name: row.name,
     version: row.version,
-    status: row.status as SagaStatus,
+    status,
     input: row.input,
     output: row.output,
     error: row.error as SagaError | null,
     createdAt: row.createdAt.toISOString(),
     updatedAt: row.updatedAt.toISOString(),
     completedAt: row.completedAt?.toISOString(),
-    steps: steps?.map((step) => toStepView(row.status as SagaStatus, step)),
+    startAt: row.startAt?.toISOString(),
+    deadlineAt: row.deadlineAt?.toISOString(),
+    steps: units
+      ?.filter((u) => u.kind === UnitKind.Step)
+      .sort((a, b) => a.stepIndex! - b.stepIndex!)
+      .map((step) =>
+        toStepView(
+          status,
+          step,
+          units.find((u) => u.kind === UnitKind.Compensation && u.stepIndex === step.stepIndex),
+        ),
+      ),
   });
 }
 
-function toStepView(sagaStatus: SagaStatus, row: StepRow): StepView {
+const COMPENSATION_STEP_STATUS: Record<string, StepStatus> = {
+  [UnitStatus.Pending]: StepStatus.Compensating,
+  [UnitStatus.Running]: StepStatus.Compensating,
+  [UnitStatus.Completed]: StepStatus.Compensated,
+  [UnitStatus.Failed]: StepStatus.CompensationFailed,
+};
+
+function toStepView(sagaStatus: SagaStatus, step: UnitRow, compensation: UnitRow | undefined): StepView {
   // A step still pending in a saga that no longer runs forward will never run; that is derived, not stored.
   const stoppedBefore =
-    row.status === StepStatus.Pending &&
+    step.status === UnitStatus.Pending &&
     sagaStatus !== SagaStatus.Running &&
     sagaStatus !== SagaStatus.Pending;
+  const status = compensation
+    ? COMPENSATION_STEP_STATUS[compensation.status]
+    : stoppedBefore
+      ? StepStatus.Skipped
+      : (step.status as StepStatus);
   return compact({
-    name: row.name,
-    status: stoppedBefore ? StepStatus.Skipped : (row.status as StepStatus),
-    attempts: row.attempts,
-    startedAt: row.startedAt?.toISOString(),
-    finishedAt: row.finishedAt?.toISOString(),
-    output: row.output,
-    error: row.error as SagaError | null,
-    compensation: row.compensationStatus
+    name: step.name,
+    kind: 'task' as const,
+    group: step.stepGroup,
+    status,
+    attempts: step.attempts,
+    startedAt: step.startedAt?.toISOString(),
+    finishedAt: step.finishedAt?.toISOString(),
+    output: step.output,
+    error: step.error as SagaError | null,
+    dueAt: step.status === UnitStatus.Pending ? step.dueAt?.toISOString() : undefined,
+    compensation: compensation
       ? compact({
-          status: row.compensationStatus as CompensationStatus,
-          attempts: row.compensationAttempts,
-          startedAt: row.compensationStartedAt?.toISOString(),
-          finishedAt: row.compensationFinishedAt?.toISOString(),
-          error: row.compensationError as SagaError | null,
+          status: compensation.status as CompensationStatus,
+          attempts: compensation.attempts,
+          startedAt: compensation.startedAt?.toISOString(),
+          finishedAt: compensation.finishedAt?.toISOString(),
+          error: compensation.error as SagaError | null,
         })
       : undefined,
   });

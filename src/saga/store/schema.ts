@@ -36,20 +36,17 @@ export function sagaTables(schema: PgSchema) {
       error: jsonb('error'),
       idempotencyKey: text('idempotency_key'),
       /**
-       * The outbox, as columns: `seq` numbers the saga's current unit of work (its BullMQ job id is
-       * `${id}-${seq}`), `phase` and `stepIndex` say what that unit runs, and `dueAt` when it is due
-       * (null once the saga is terminal). Every transition rewrites them in the same statement.
+       * Bumped by every transition and claim; a transition commits only on the `seq` it was decided
+       * on, so that each is decided on the saga as it is (see SagaStore.commit).
        */
       seq: integer('seq').notNull().default(1),
-      phase: text('phase').notNull().default('step'),
-      stepIndex: integer('step_index').notNull().default(0),
-      dueAt: timestamptz('due_at'),
-      /** Set while a worker runs the current unit, so a cancel knows to wait for its outcome. */
-      runningSince: timestamptz('running_since'),
       cancelRequested: boolean('cancel_requested').notNull().default(false),
       createdAt: timestamptz('created_at').notNull().defaultNow(),
       updatedAt: timestamptz('updated_at').notNull().defaultNow(),
       completedAt: timestamptz('completed_at'),
+      /** When a scheduled start is due (null: started at once). */
+      startAt: timestamptz('start_at'),
+      deadlineAt: timestamptz('deadline_at'),
     },
     (t) => [
       uniqueIndex('sagas_name_idempotency_key_idx').on(t.name, t.idempotencyKey),
@@ -58,27 +55,38 @@ export function sagaTables(schema: PgSchema) {
     ],
   );
 
-  const sagaSteps = schema.table(
-    'saga_steps',
+  /**
+   * The saga's units of work, one row each, updated in place: a step's forward run, its
+   * compensation, and the saga's control unit (its deadline). A unit with a due time is due work
+   * (the outbox): its BullMQ job is `${sagaId}-${key}-${seq}`, and the reconciler enqueues it if
+   * Redis lacks it. Like the events, it has no foreign key: rows are only inserted by the
+   * statements that have just inserted or updated their saga.
+   */
+  const sagaUnits = schema.table(
+    'saga_units',
     {
-      sagaId: uuid('saga_id')
-        .notNull()
-        .references(() => sagas.id, { onDelete: 'cascade' }),
-      stepIndex: integer('step_index').notNull(),
+      sagaId: uuid('saga_id').notNull(),
+      key: text('key').notNull(),
+      kind: text('kind').notNull(),
+      /** The step it runs or undoes; null for the control unit. */
+      stepIndex: integer('step_index'),
+      /** The step's name (the control unit's: `saga`). */
       name: text('name').notNull(),
-      status: text('status').notNull().default('pending'),
+      /** The parallel group of a step unit, if any. */
+      stepGroup: text('step_group'),
+      status: text('status').notNull(),
+      seq: integer('seq').notNull().default(0),
       attempts: integer('attempts').notNull().default(0),
+      /** When its job is due; null when none is (not reached yet, or ended). */
+      dueAt: timestamptz('due_at'),
       startedAt: timestamptz('started_at'),
       finishedAt: timestamptz('finished_at'),
       output: jsonb('output'),
       error: jsonb('error'),
-      compensationStatus: text('compensation_status'),
-      compensationAttempts: integer('compensation_attempts').notNull().default(0),
-      compensationStartedAt: timestamptz('compensation_started_at'),
-      compensationFinishedAt: timestamptz('compensation_finished_at'),
-      compensationError: jsonb('compensation_error'),
+      /** The saga's `seq` when it ended: compensation runs in the reverse of this order. */
+      endedSeq: integer('ended_seq'),
     },
-    (t) => [primaryKey({ columns: [t.sagaId, t.stepIndex] })],
+    (t) => [primaryKey({ columns: [t.sagaId, t.key] })],
   );
 
   /**
@@ -99,7 +107,7 @@ export function sagaTables(schema: PgSchema) {
     },
     (t) => [primaryKey({ columns: [t.sagaId, t.id] })],
   );
-  return { sagas, sagaSteps, sagaEvents };
+  return { sagas, sagaUnits, sagaEvents };
 }
 
 /**
@@ -107,4 +115,4 @@ export function sagaTables(schema: PgSchema) {
  * (`drizzle-saga.config.ts`), and the row types. Queries use the tables of the configured schema.
  */
 export const sagaSchema = pgSchema(DEFAULT_SAGA_SCHEMA);
-export const { sagas, sagaSteps, sagaEvents } = sagaTables(sagaSchema);
+export const { sagas, sagaUnits, sagaEvents } = sagaTables(sagaSchema);

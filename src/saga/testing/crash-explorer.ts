@@ -1,4 +1,4 @@
-import { SagaEventType } from '../execution/transition.interface.js';
+import { SagaEventType } from '../machine/saga-events.js';
 import type { SagaStatus } from '../saga-status.js';
 import type { SagaEventView, SagaView } from '../store/saga-views.js';
 import { CRASH_BOUNDARIES, type ArmedCrash, type CrashBoundary, type SagaUnit } from './crash-point.js';

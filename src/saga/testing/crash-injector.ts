@@ -1,7 +1,7 @@
 import type { Queue } from 'bullmq';
 import { RECONCILE_GRACE_MS, type SagaReconciler } from '../execution/saga-reconciler.js';
 import { unitJobId, type UnitJobData } from '../execution/saga-queue.js';
-import type { SagaSnapshot } from '../execution/transition.interface.js';
+import { UnitKind, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { UnitBoundary, UnitBoundaryHook } from '../execution/unit-boundary-hook.js';
 import type { ArmedCrash, CrashPoint, SagaUnit } from './crash-point.js';
 import { InjectedCrashError } from './injected-crash.error.js';
@@ -51,15 +51,15 @@ export class CrashInjector implements UnitBoundaryHook {
     return crash;
   }
 
-  reached(boundary: UnitBoundary, saga: SagaSnapshot): void {
+  reached(boundary: UnitBoundary, saga: SagaSnapshot, claimed: UnitSnapshot): void {
     if (this.armed.length === 0) return;
-    const unit = unitOf(saga);
+    const unit = unitOf(claimed);
     const index = this.armed.findIndex((crash) => matches(crash.point, boundary, saga, unit));
     if (index < 0) return;
     const [crash] = this.armed.splice(index, 1);
     crash.firedIn = saga.id;
     crash.unit = unit;
-    this.track(saga.id, this.recover(boundary, saga));
+    this.track(saga.id, this.recover(boundary, saga, claimed));
     throw new InjectedCrashError(saga.id, boundary, unit);
   }
 
@@ -86,10 +86,10 @@ export class CrashInjector implements UnitBoundaryHook {
     pending.add(tracked);
   }
 
-  private async recover(boundary: UnitBoundary, saga: SagaSnapshot): Promise<void> {
-    const redelivery = this.redeliver(unitJobId(saga.id, saga.seq));
-    // The commit scheduled the unit after this one; the crash kept it from Redis.
-    const lost = boundary === 'afterCommit' ? this.reconcileLost(saga.id, saga.seq + 1) : undefined;
+  private async recover(boundary: UnitBoundary, saga: SagaSnapshot, unit: UnitSnapshot): Promise<void> {
+    const redelivery = this.redeliver(unitJobId(saga.id, unit.key, unit.seq));
+    // The commit scheduled the units after this one; the crash kept them from Redis.
+    const lost = boundary === 'afterCommit' ? this.reconcileLost(saga.id) : undefined;
     await Promise.all([redelivery, lost]);
   }
 
@@ -104,18 +104,18 @@ export class CrashInjector implements UnitBoundaryHook {
     });
   }
 
-  /** Runs the reconciler once the lost unit is due and still missing from Redis, until it has moved on. */
-  private async reconcileLost(sagaId: string, seq: number): Promise<void> {
+  /** Runs the reconciler while units of the saga are due and missing from Redis, until none is. */
+  private async reconcileLost(sagaId: string): Promise<void> {
     const { queue, clock, reconciler } = this.tools!;
     await this.poll(async () => {
-      const unit = await clock.unit(sagaId);
-      if (!unit?.active || unit.seq !== seq) return true;
-      if (unit.dueInMs === 0 && (await queue.getJobState(unitJobId(sagaId, seq))) === 'unknown') {
-        // A unit due this recently may still be on its way to Redis, so the reconciler leaves it
-        // alone for a grace period; this one is known lost, so the kit skips that wait.
-        await clock.backdate(sagaId, seq, RECONCILE_GRACE_MS);
-        await reconciler.reconcile();
-      }
+      const due = await clock.scheduled(sagaId, true);
+      const states = await Promise.all(due.map((u) => queue.getJobState(unitJobId(u.sagaId, u.unit, u.seq))));
+      const lost = due.filter((_, i) => states[i] === 'unknown');
+      if (lost.length === 0) return true;
+      // A unit due this recently may still be on its way to Redis, so the reconciler leaves it
+      // alone for a grace period; these are known lost, so the kit skips that wait.
+      for (const unit of lost) await clock.backdate(unit, RECONCILE_GRACE_MS);
+      await reconciler.reconcile();
       return false;
     });
   }
@@ -129,10 +129,9 @@ export class CrashInjector implements UnitBoundaryHook {
   }
 }
 
-export function unitOf(saga: SagaSnapshot): SagaUnit {
-  const step = saga.steps[saga.stepIndex];
-  const attempt = saga.phase === 'step' ? step.attempts : step.compensationAttempts;
-  return { step: step.name, phase: saga.phase, attempt };
+export function unitOf(unit: UnitSnapshot): SagaUnit {
+  const phase = unit.kind === UnitKind.Compensation ? 'compensation' : 'step';
+  return { step: unit.name, phase, attempt: unit.attempts };
 }
 
 function matches(point: CrashPoint, boundary: UnitBoundary, saga: SagaSnapshot, unit: SagaUnit): boolean {

@@ -1,5 +1,4 @@
 import type { UnitBoundary } from '../execution/unit-boundary-hook.js';
-import type { Phase } from '../saga-status.js';
 
 /**
  * Where a process dies, as the engine sees it: `beforeHandler` (the attempt is claimed, its
@@ -7,6 +6,9 @@ import type { Phase } from '../saga-status.js';
  * `afterCommit` (the transition is committed; the next unit never reached Redis).
  */
 export type CrashBoundary = UnitBoundary;
+
+/** What a unit runs: a step forward, or its compensation. */
+export type Phase = 'step' | 'compensation';
 
 export const CRASH_BOUNDARIES: readonly CrashBoundary[] = ['beforeHandler', 'afterHandler', 'afterCommit'];
 

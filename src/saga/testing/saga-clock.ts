@@ -1,32 +1,28 @@
 import type { Job, Queue } from 'bullmq';
-import { and, eq, gt, inArray, isNull, lte, sql, type SQL } from 'drizzle-orm';
+import { and, eq, gt, inArray, lte, ne, sql, type SQL } from 'drizzle-orm';
 import type { SagaDispatcher } from '../execution/saga-dispatcher.js';
 import { unitJobId, type UnitJobData } from '../execution/saga-queue.js';
 import { ACTIVE_SAGA_STATUSES } from '../saga-status.js';
 import type { SagaDatabase } from '../store/saga-database.js';
-import { sagas } from '../store/schema.js';
 
+/** A unit of a saga, as its job names it. */
 interface UnitRef {
   sagaId: string;
+  unit: string;
   seq: number;
 }
 
-/** A saga's current unit of work, as its outbox columns say. */
-export interface DueUnit {
-  seq: number;
-  /** The saga is not terminal (it has a next unit). */
-  active: boolean;
-  /** How long until the unit is due (0: it is); null once the saga is terminal. */
-  dueInMs: number | null;
+/** A unit with a due time, and how long until it is due (0: it is). */
+export interface ScheduledUnit extends UnitRef {
+  dueInMs: number;
 }
 
 const ACTIVE = [...ACTIVE_SAGA_STATUSES];
 
 /**
- * Skips time for the engine. Every wait is a due time in Postgres (invariant 8) and Redis only
- * mirrors it with a delayed job, so skipping time is: move the due times earlier in Postgres, then
- * bring each delayed job in line with its unit's new due time. A kind of wait that keeps its due
- * time somewhere else than the saga's outbox columns adds it to `shift`.
+ * Skips time for the engine. Every wait is a unit's due time in Postgres (invariant 8) and Redis
+ * only mirrors it with a delayed job, so skipping time is: move the due times earlier in Postgres,
+ * then bring each delayed job in line with its unit's new due time.
  */
 export class SagaClock {
   constructor(
@@ -42,7 +38,17 @@ export class SagaClock {
   async skip(ms: number | undefined, sagaId?: string): Promise<number> {
     // Units whose commit has returned are on their way to Redis: let them arrive, to be rescheduled.
     await this.dispatcher.drain();
-    const shifted = await this.shift(ms, sagaId);
+    const { sagaUnits } = this.database.tables;
+    const shifted = await this.database.db
+      .update(sagaUnits)
+      .set({ dueAt: ms === undefined ? sql`now()` : this.earlier(ms) })
+      .where(and(this.ofActiveSagas(sagaId), gt(sagaUnits.dueAt, sql`now()`)))
+      .returning({
+        sagaId: sagaUnits.sagaId,
+        unit: sagaUnits.key,
+        seq: sagaUnits.seq,
+        dueInMs: this.remainingMs(),
+      });
     for (const unit of shifted) {
       if (unit.dueInMs > 0) await this.reschedule(unit, (job) => job.changeDelay(Math.ceil(unit.dueInMs)));
     }
@@ -56,66 +62,71 @@ export class SagaClock {
    * reached Redis only after the skip that made its unit due.
    */
   async promoteDue(sagaId?: string): Promise<void> {
-    const due = await this.database.db
-      .select({ sagaId: sagas.id, seq: sagas.seq })
-      .from(sagas)
-      .where(
-        and(
-          inArray(sagas.status, ACTIVE),
-          lte(sagas.dueAt, sql`now()`),
-          isNull(sagas.runningSince),
-          sagaId ? eq(sagas.id, sagaId) : undefined,
-        ),
-      );
-    for (const unit of due) await this.reschedule(unit, (job) => job.promote());
+    for (const unit of await this.scheduled(sagaId, true))
+      await this.reschedule(unit, (job) => job.promote());
   }
 
-  async unit(sagaId: string): Promise<DueUnit | undefined> {
-    const [row] = await this.database.db
-      .select({ seq: sagas.seq, status: sagas.status, dueInMs: remainingMs() })
-      .from(sagas)
-      .where(eq(sagas.id, sagaId));
-    if (!row) return undefined;
-    const active = (ACTIVE as string[]).includes(row.status);
-    return { seq: row.seq, active, dueInMs: active ? row.dueInMs : null };
+  /** The saga's units with a due time (only those due now, with `dueOnly`), while it is active. */
+  async scheduled(sagaId?: string, dueOnly = false): Promise<ScheduledUnit[]> {
+    const { sagaUnits } = this.database.tables;
+    return this.database.db
+      .select({
+        sagaId: sagaUnits.sagaId,
+        unit: sagaUnits.key,
+        seq: sagaUnits.seq,
+        dueInMs: this.remainingMs(),
+      })
+      .from(sagaUnits)
+      .where(
+        and(
+          this.ofActiveSagas(sagaId),
+          // A running unit's job is taken (or claimed with the commit, not delayed).
+          ne(sagaUnits.status, 'running'),
+          dueOnly ? lte(sagaUnits.dueAt, sql`now()`) : undefined,
+        ),
+      );
   }
 
   /** Makes the unit overdue by `ms` more, as if that much time had passed. */
-  async backdate(sagaId: string, seq: number, ms: number): Promise<void> {
+  async backdate(unit: UnitRef, ms: number): Promise<void> {
+    const { sagaUnits } = this.database.tables;
     await this.database.db
-      .update(sagas)
-      .set({ dueAt: earlier(ms) })
-      .where(and(eq(sagas.id, sagaId), eq(sagas.seq, seq), lte(sagas.dueAt, sql`now()`)));
-  }
-
-  private shift(ms: number | undefined, sagaId?: string): Promise<(UnitRef & { dueInMs: number })[]> {
-    return this.database.db
-      .update(sagas)
-      .set({ dueAt: ms === undefined ? sql`now()` : earlier(ms) })
+      .update(sagaUnits)
+      .set({ dueAt: this.earlier(ms) })
       .where(
         and(
-          inArray(sagas.status, ACTIVE),
-          gt(sagas.dueAt, sql`now()`),
-          sagaId ? eq(sagas.id, sagaId) : undefined,
+          eq(sagaUnits.sagaId, unit.sagaId),
+          eq(sagaUnits.key, unit.unit),
+          eq(sagaUnits.seq, unit.seq),
+          lte(sagaUnits.dueAt, sql`now()`),
         ),
-      )
-      .returning({ sagaId: sagas.id, seq: sagas.seq, dueInMs: remainingMs() as SQL<number> });
+      );
+  }
+
+  /** Units with a due time, of active sagas (of one saga, when `sagaId` is given). */
+  private ofActiveSagas(sagaId?: string): SQL {
+    const { sagas, sagaUnits } = this.database.tables;
+    const active = this.database.db
+      .select({ id: sagas.id })
+      .from(sagas)
+      .where(and(inArray(sagas.status, ACTIVE), sagaId ? eq(sagas.id, sagaId) : undefined));
+    return and(inArray(sagaUnits.sagaId, active), sql`${sagaUnits.dueAt} IS NOT NULL`)!;
   }
 
   /** Changes the unit's job if it waits delayed; a job missing from Redis is the reconciler's to enqueue. */
   private async reschedule(unit: UnitRef, change: (job: Job<UnitJobData>) => Promise<void>): Promise<void> {
-    const job = await this.queue.getJob(unitJobId(unit.sagaId, unit.seq));
+    const job = await this.queue.getJob(unitJobId(unit.sagaId, unit.unit, unit.seq));
     if (!job || !(await job.isDelayed())) return;
     // It may have left the delayed set since: then it runs already, which is what was wanted.
     await change(job).catch(() => undefined);
   }
-}
 
-function earlier(ms: number): SQL {
-  return sql`${sagas.dueAt} - ${String(ms)}::float8 * interval '1 millisecond'`;
-}
+  private earlier(ms: number): SQL {
+    return sql`${this.database.tables.sagaUnits.dueAt} - ${String(ms)}::float8 * interval '1 millisecond'`;
+  }
 
-/** Milliseconds until the saga row's due time, never negative. */
-function remainingMs(): SQL<number | null> {
-  return sql<number | null>`greatest(0, extract(epoch from ${sagas.dueAt} - now()) * 1000)::float8`;
+  /** Milliseconds until the unit's due time, never negative. */
+  private remainingMs(): SQL<number> {
+    return sql<number>`greatest(0, extract(epoch from ${this.database.tables.sagaUnits.dueAt} - now()) * 1000)::float8`;
+  }
 }

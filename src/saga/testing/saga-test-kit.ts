@@ -243,7 +243,8 @@ export class SagaTestKit {
         return this.view(id);
       }
       if (Date.now() > deadline) {
-        throw new SagaTestTimeoutError(view, timeoutMs, (await this.clock.unit(id))?.dueInMs);
+        const next = Math.min(...(await this.clock.scheduled(id)).map((u) => u.dueInMs));
+        throw new SagaTestTimeoutError(view, timeoutMs, Number.isFinite(next) ? next : null);
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }

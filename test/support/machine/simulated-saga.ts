@@ -94,6 +94,7 @@ export class SimulatedSaga {
         key: u.key,
         kind: u.kind,
         step: u.step,
+        name: u.name,
         status: u.status,
         seq: u.dueInMs === null ? 0 : 1,
         attempts: 0,
