@@ -4,9 +4,14 @@ export type { SagaModuleOptions, SagaRole } from './saga-module-options.js';
 export { Saga } from './decorators/saga.decorator.js';
 export { Step } from './decorators/step.decorator.js';
 export { Compensate } from './decorators/compensate.decorator.js';
-export type { SagaOptions, StepOptions, CompensateOptions } from './definition/saga-options.interface.js';
+export type {
+  SagaOptions,
+  StepOptions,
+  CompensateOptions,
+  SignalOptions,
+} from './definition/saga-options.interface.js';
 export type { RetryOptions, BackoffOptions } from './definition/retry-policy.js';
-export type { StepContext, CompensationContext } from './execution/step-context.interface.js';
+export type { StepContext, CompensationContext, SignalContext } from './execution/step-context.interface.js';
 export { SagaService, type SagaSummary } from './execution/saga.service.js';
 export { SagaQueries, type SagaListFilter } from './store/saga-queries.js';
 export { migrateSagaSchema } from './store/migrate-saga-schema.js';

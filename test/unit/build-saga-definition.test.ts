@@ -295,3 +295,81 @@ describe('buildSagaDefinition: boot errors name the class and method', () => {
     }
   });
 });
+
+describe('buildSagaDefinition: groups, waits and children', () => {
+  const approval = z.object({ approved: z.boolean() });
+
+  it('adjacent steps of one group share a stage; the others get one each', () => {
+    const def = build([step('a'), step('b', { group: 'g' }), step('c', { group: 'g' }), step('d')]);
+    assert.deepEqual(
+      def.steps.map((s) => [s.name, s.stage, s.group]),
+      [
+        ['a', 0, undefined],
+        ['b', 1, 'g'],
+        ['c', 1, 'g'],
+        ['d', 2, undefined],
+      ],
+    );
+  });
+
+  it('a group split by another step is refused, naming the step', () => {
+    assertRejected(
+      () => build([step('a', { group: 'g' }), step('b'), step('c', { group: 'g' })]),
+      'group "g"',
+      'c',
+    );
+  });
+
+  it('a wait step knows its signal, schema and timeout (a number, or a function of the input)', () => {
+    const def = build([
+      step('fixed', { signal: { name: 'go', schema: approval, timeoutMs: 500 } }),
+      step('byInput', {
+        signal: { name: 'approval', schema: approval, timeoutMs: (i: { t: number }) => i.t },
+      }),
+      step('forever', { signal: { name: 'later', schema: approval } }),
+    ]);
+    assert.deepEqual(
+      def.steps.map((s) => [s.kind, s.signal?.name, s.signal?.timeoutMs({ t: 42 })]),
+      [
+        ['wait', 'go', 500],
+        ['wait', 'approval', 42],
+        ['wait', 'later', undefined],
+      ],
+    );
+    assert.equal(def.steps[0].signal!.schema, approval);
+  });
+
+  it('a child step names its saga and takes no @Compensate of its own', () => {
+    assert.deepEqual(
+      build([step('pay', { child: 'payment' })]).steps.map((s) => [s.kind, s.child]),
+      [['child', 'payment']],
+    );
+    assertRejected(
+      () => build([step('pay', { child: 'payment' }), compensate('unpay', 'pay')]),
+      'unpay',
+      'child saga',
+    );
+  });
+
+  it('refuses a step that both waits and runs a child, two waits for one signal, and bad signal options', () => {
+    assertRejected(
+      () => build([step('x', { child: 'payment', signal: { name: 's', schema: approval } })]),
+      'x',
+      'not both',
+    );
+    assertRejected(
+      () =>
+        build([
+          step('a', { signal: { name: 's', schema: approval } }),
+          step('b', { signal: { name: 's', schema: approval } }),
+        ]),
+      'signal "s"',
+    );
+    assertRejected(
+      () => build([step('a', { signal: { name: 's', schema: {} as never } })]),
+      'a',
+      'zod schema',
+    );
+    assertRejected(() => build([step('a', { signal: { name: 'bad name', schema: approval } })]), 'a');
+  });
+});

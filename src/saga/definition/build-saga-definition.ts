@@ -43,14 +43,30 @@ const handlerSchema = z.strictObject({
   timeoutMs: z.int().min(1).max(2_147_483_647).optional(),
 });
 
-const stepSchema = handlerSchema.extend({
-  compensateOnFailure: z.boolean().optional(),
-  order: z.int().optional(),
-  group: z
-    .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"')
-    .optional(),
-});
+const name = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"');
+
+const stepSchema = handlerSchema
+  .extend({
+    compensateOnFailure: z.boolean().optional(),
+    order: z.int().optional(),
+    group: name.optional(),
+    signal: z
+      .strictObject({
+        name,
+        schema: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema'),
+        timeoutMs: z
+          .union([
+            z.int().min(1).max(2_147_483_647),
+            z.custom<(input: unknown) => number>((v) => typeof v === 'function'),
+          ])
+          .optional(),
+      })
+      .optional(),
+    child: name.optional(),
+  })
+  .refine((o) => !(o.signal && o.child), 'a step waits for a signal or runs a child saga, not both');
 
 /**
  * Turns the metadata of one `@Saga` class into a validated definition. Every problem is reported
@@ -91,8 +107,12 @@ export function buildSagaDefinition(
     ...(stepOptions.group ? { group: stepOptions.group } : {}),
     stage: stages[index],
     compensateOnFailure: stepOptions.compensateOnFailure ?? false,
+    ...kindOf(stepOptions),
   }));
   if (steps.length === 0) throw new SagaDefinitionError(className, 'it declares no @Step method');
+  const signals = steps.filter((s) => s.signal).map((s) => s.signal!.name);
+  const twice = signals.find((signal, i) => signals.indexOf(signal) !== i);
+  if (twice) throw new SagaDefinitionError(className, `two steps wait for signal "${twice}"`);
 
   for (const m of methods.filter((method) => method.compensate)) {
     const { step: stepName, options: compensateOptions } = m.compensate!;
@@ -101,6 +121,12 @@ export function buildSagaDefinition(
       throw new SagaDefinitionError(
         className,
         `@Compensate('${stepName}') on method ${m.name} names no step`,
+      );
+    }
+    if (step.kind === 'child') {
+      throw new SagaDefinitionError(
+        className,
+        `@Compensate('${stepName}') on method ${m.name}: a child step is undone by compensating its child saga`,
       );
     }
     if (step.compensation) {
@@ -124,6 +150,21 @@ export function buildSagaDefinition(
     className,
     instance,
     steps,
+  };
+}
+
+/** What the step does, from its options. */
+function kindOf(options: StepOptions): Pick<StepDefinition, 'kind' | 'signal' | 'child'> {
+  if (options.child) return { kind: 'child', child: options.child };
+  if (!options.signal) return { kind: 'task' };
+  const { name: signal, schema, timeoutMs } = options.signal;
+  return {
+    kind: 'wait',
+    signal: {
+      name: signal,
+      schema,
+      timeoutMs: typeof timeoutMs === 'function' ? (input) => timeoutMs(input as never) : () => timeoutMs,
+    },
   };
 }
 

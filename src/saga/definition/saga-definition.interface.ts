@@ -8,6 +8,17 @@ export interface HandlerDefinition {
   timeoutMs: number;
 }
 
+/** What a step does: `task` runs its handler, `wait` waits for a signal first, `child` runs another saga. */
+export type StepKind = 'task' | 'wait' | 'child';
+
+/** The signal a wait step waits for, as the engine uses it. */
+export interface SignalDefinition {
+  name: string;
+  schema: ZodType;
+  /** How long the step waits for the saga with this input; undefined: no limit. */
+  timeoutMs(input: unknown): number | undefined;
+}
+
 export interface StepDefinition extends HandlerDefinition {
   /** The step's name is its method name; it is how `ctx.result(name)` and the saga view refer to it. */
   name: string;
@@ -18,6 +29,11 @@ export interface StepDefinition extends HandlerDefinition {
   stage: number;
   compensateOnFailure: boolean;
   compensation?: HandlerDefinition;
+  kind: StepKind;
+  /** For a wait step. */
+  signal?: SignalDefinition;
+  /** For a child step: the name of the saga it starts. */
+  child?: string;
 }
 
 export interface SagaDefinition {

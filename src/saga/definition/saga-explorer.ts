@@ -1,3 +1,4 @@
+import { SagaDefinitionError } from '../errors/saga-definition.error.js';
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import { DiscoveryService } from '@nestjs/core';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
@@ -33,7 +34,22 @@ export class SagaExplorer implements OnModuleInit {
       );
       this.registry.register(definition);
     }
+    this.checkChildren(this.registry.all());
     this.reportFound(this.registry.all());
+  }
+
+  /** A child step names a saga that this process runs too, found once every saga is registered. */
+  private checkChildren(definitions: SagaDefinition[]): void {
+    for (const def of definitions) {
+      for (const step of def.steps) {
+        if (step.child && !this.registry.find(step.child)) {
+          throw new SagaDefinitionError(
+            def.className,
+            `step ${step.name} runs child saga "${step.child}", which is not registered`,
+          );
+        }
+      }
+    }
   }
 
   /** One line that says what this process serves, so a saga that was never registered shows at boot, not as a 404. */

@@ -23,6 +23,19 @@ export interface HandlerOptions {
   timeoutMs?: number;
 }
 
+/** What a wait step waits for. */
+export interface SignalOptions<Input = never, Payload = unknown> {
+  /** The signal's name: the `{signal}` of `POST /sagas/{id}/signals/{signal}`. */
+  name: string;
+  /** zod schema the payload must satisfy (a 400 otherwise); the parsed payload is `ctx.payload`. */
+  schema: ZodType<Payload>;
+  /**
+   * How long the step waits once it is reached, in ms, or a function of the saga's input that says
+   * so; then it fails with `SignalTimeout` (not retried). @defaultValue no limit (the saga's deadline, if any)
+   */
+  timeoutMs?: number | ((input: Input) => number);
+}
+
 export interface StepOptions extends HandlerOptions {
   /**
    * Position of the step in the saga, for when declaration order will not do (steps inherited
@@ -42,6 +55,20 @@ export interface StepOptions extends HandlerOptions {
    * of completion. @defaultValue none: the step runs on its own
    */
   group?: string;
+  /**
+   * Makes it a wait step: it waits for this signal (which may have arrived before), then its
+   * handler runs with the payload as `ctx.payload`, and what it returns is its output. A signal
+   * kept waiting past `timeoutMs` fails the step with `SignalTimeout`. @defaultValue not a wait step
+   */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the saga's input type is the author's
+  signal?: SignalOptions<any, unknown>;
+  /**
+   * Makes it a child step: its handler returns the input of a saga of this name, which the engine
+   * starts once (whatever the redeliveries) and waits for without holding a worker. The step
+   * completes with the child's output, or fails with `ChildSagaFailed` when the child ends
+   * `compensated` or `failed`. Compensating the step compensates the child saga. @defaultValue not a child step
+   */
+  child?: string;
 }
 
 export type CompensateOptions = HandlerOptions;

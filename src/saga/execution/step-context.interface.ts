@@ -28,3 +28,8 @@ export interface CompensationContext<Input = unknown> extends StepContext<Input>
    */
   stepIdempotencyKey: string;
 }
+
+/** What the handler of a wait step receives: the signal's payload, parsed by its schema. */
+export interface SignalContext<Input = unknown, Payload = unknown> extends StepContext<Input> {
+  payload: Payload;
+}

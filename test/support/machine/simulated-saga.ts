@@ -44,6 +44,7 @@ export function definition(specs: StepSpec[], options: { deadlineMs?: number } =
       retry: spec.retry ?? STEP_RETRY,
       timeoutMs: 1000,
       stage,
+      kind: 'task',
       ...(spec.group ? { group: spec.group } : {}),
       compensateOnFailure: spec.compensateOnFailure ?? false,
       ...(spec.compensation
