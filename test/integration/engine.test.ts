@@ -142,13 +142,13 @@ describe('saga engine, through the running app', () => {
     assert.equal(saga.status, 'compensated');
     const d = saga.steps!.find((s) => s.name === 'd')!;
     assert.equal(d.attempts, 2);
-    assert.equal(d.error?.name, 'StepTimeoutError');
+    assert.equal(d.error?.name, 'StepTimeout');
     assert.deepEqual(
       journal
         .of(id)
         .filter((e) => e.handler === 'd')
         .map((e) => e.aborted),
-      ['StepTimeoutError', 'StepTimeoutError'],
+      ['StepTimeout', 'StepTimeout'],
     );
   });
 

@@ -214,7 +214,14 @@ describe('the nest-saga package', () => {
         WHERE table_schema IN ('public', 'saga') ORDER BY 1`;
       assert.deepEqual(
         tables.map((t) => t.name),
-        ['public.sagas', 'saga.__drizzle_migrations', 'saga.saga_events', 'saga.saga_units', 'saga.sagas'],
+        [
+          'public.sagas',
+          'saga.__drizzle_migrations',
+          'saga.saga_events',
+          'saga.saga_signals',
+          'saga.saga_units',
+          'saga.sagas',
+        ],
       );
       assert.deepEqual(
         [...(await sql`SELECT title FROM public.sagas`)],

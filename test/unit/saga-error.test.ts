@@ -82,7 +82,7 @@ describe('toSagaError', () => {
 
   it('a StepTimeoutError is retryable', () => {
     assert.deepEqual(toSagaError(new StepTimeoutError('order.chargePayment', 100)), {
-      name: 'StepTimeoutError',
+      name: 'StepTimeout',
       message: 'order.chargePayment did not finish within 100 ms',
       retryable: true,
     });

@@ -13,6 +13,7 @@ export interface ErrorBody {
 const STATUS_BY_ERROR_NAME = new Map([
   ['InvalidInputError', 400],
   ['UnknownSagaError', 404],
+  ['UnknownSignalError', 404],
   ['SagaNotFoundError', 404],
   ['SagaConflictError', 409],
 ]);

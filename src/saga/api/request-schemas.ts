@@ -14,6 +14,42 @@ export const idempotencyKeySchema = z
   .regex(/^[\x21-\x7e]{1,255}$/, 'must be 1-255 visible ASCII characters')
   .optional();
 
+const MAX_DELAY_MS = 365 * 24 * 60 * 60 * 1000;
+const wholeMs = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d{1,12}$/, `must be a whole number of milliseconds from ${min} to ${max}`)
+    .transform(Number)
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+const timestamp = z.iso
+  .datetime({ offset: true, message: 'must be an ISO-8601 timestamp' })
+  .transform((v) => new Date(v));
+
+/** `POST /sagas/{name}?delayMs=&startAt=&deadlineMs=`: when the saga starts, and how long it may take. */
+export const startQuerySchema = z
+  .strictObject({
+    delayMs: wholeMs(0, MAX_DELAY_MS).optional(),
+    startAt: timestamp.optional(),
+    deadlineMs: wholeMs(100, 2_147_483_647).optional(),
+  })
+  .refine((q) => q.delayMs === undefined || q.startAt === undefined, {
+    message: 'give delayMs or startAt, not both',
+    path: ['startAt'],
+  })
+  .refine((q) => !(q.startAt instanceof Date) || q.startAt.getTime() - Date.now() <= MAX_DELAY_MS, {
+    message: 'must be at most one year ahead',
+    path: ['startAt'],
+  })
+  .transform(({ delayMs, startAt, deadlineMs }) => ({
+    ...(startAt ? { startAt } : { startInMs: delayMs ?? 0 }),
+    ...(deadlineMs === undefined ? {} : { deadlineMs }),
+  }));
+
+/** A signal's name in a path, as `@Step({ signal: { name } })` allows it. */
+export const signalNameSchema = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"');
+
 export const listQuerySchema = z.strictObject({
   name: z.string().min(1).max(100).refine(isStorableText, UNSTORABLE_TEXT_MESSAGE).optional(),
   status: z.enum(Object.values(SagaStatus) as [SagaStatus, ...SagaStatus[]]).optional(),
@@ -29,9 +65,15 @@ export const listQuerySchema = z.strictObject({
     )
     .default(20),
   cursor: uuid.optional(),
+  parentId: uuid.optional(),
+  createdAfter: timestamp.optional(),
+  createdBefore: timestamp.optional(),
 });
 
-/** The body of POST /sagas/{name} holds the saga's input, always an object; the saga's schema checks the rest. */
+/**
+ * The body of POST /sagas/{name} holds the saga's input, and that of a signal its payload: always an
+ * object; the saga's or the signal's schema checks the rest.
+ */
 export function assertJsonObjectBody(body: unknown): void {
   if (typeof body === 'object' && body !== null && !Array.isArray(body)) return;
   const received = describeBody(body);

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, Headers, HttpCode, Param, Post, Query, Res, UseGuards } from '@nestjs/common';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
-import { SagaService, type SagaSummary } from '../execution/saga.service.js';
+import { SagaService, type SagaSummary, type SignalReceipt } from '../execution/saga.service.js';
 import { SagaQueries } from '../store/saga-queries.js';
 import type { SagaEventView, SagaView } from '../store/saga-views.js';
 import {
@@ -9,6 +9,8 @@ import {
   listQuerySchema,
   parseRequest,
   sagaIdSchema,
+  signalNameSchema,
+  startQuerySchema,
 } from './request-schemas.js';
 import { SagaRoutesGuard } from './saga-routes.guard.js';
 
@@ -25,12 +27,14 @@ export class SagasController {
   async start(
     @Param('name') name: string,
     @Body() input: unknown,
+    @Query() query: unknown,
     @Headers('idempotency-key') idempotencyKey: unknown,
     @Res({ passthrough: true }) response: { status(code: number): void },
   ): Promise<SagaSummary> {
     const key = parseRequest(idempotencyKeySchema, idempotencyKey, 'Idempotency-Key header');
+    const timing = parseRequest(startQuerySchema, query, 'query');
     assertJsonObjectBody(input);
-    const saga = await this.sagas.start(name, input, { idempotencyKey: key });
+    const saga = await this.sagas.start(name, input, { idempotencyKey: key, ...timing });
     response.status(saga.created ? 202 : 200);
     return { id: saga.id, name: saga.name, status: saga.status };
   }
@@ -52,6 +56,24 @@ export class SagasController {
     const items = await this.queries.events(parseRequest(sagaIdSchema, id, 'saga id'));
     if (!items) throw new SagaNotFoundError(id);
     return { items };
+  }
+
+  /** 202 for a signal delivered; 200 with the same body when its Idempotency-Key was delivered to this saga already. */
+  @Post(':id/signals/:signal')
+  async signal(
+    @Param('id') id: string,
+    @Param('signal') signal: string,
+    @Body() payload: unknown,
+    @Headers('idempotency-key') idempotencyKey: unknown,
+    @Res({ passthrough: true }) response: { status(code: number): void },
+  ): Promise<Omit<SignalReceipt, 'delivered'>> {
+    const sagaId = parseRequest(sagaIdSchema, id, 'saga id');
+    const name = parseRequest(signalNameSchema, signal, 'signal name');
+    const key = parseRequest(idempotencyKeySchema, idempotencyKey, 'Idempotency-Key header');
+    assertJsonObjectBody(payload);
+    const { delivered, ...receipt } = await this.sagas.signal(sagaId, name, payload, { idempotencyKey: key });
+    response.status(delivered ? 202 : 200);
+    return receipt;
   }
 
   @Post(':id/cancel')

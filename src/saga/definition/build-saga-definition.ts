@@ -59,14 +59,18 @@ const stepSchema = handlerSchema
         timeoutMs: z
           .union([
             z.int().min(1).max(2_147_483_647),
-            z.custom<(input: unknown) => number>((v) => typeof v === 'function'),
+            z.custom<(input: unknown) => number | undefined>((v) => typeof v === 'function'),
           ])
           .optional(),
       })
       .optional(),
     child: name.optional(),
   })
-  .refine((o) => !(o.signal && o.child), 'a step waits for a signal or runs a child saga, not both');
+  .refine((o) => !(o.signal && o.child), 'a step waits for a signal or runs a child saga, not both')
+  .refine(
+    (o) => !(o.child && o.compensateOnFailure),
+    'a child step cannot compensate its own failure: a child saga that fails has compensated itself',
+  );
 
 /**
  * Turns the metadata of one `@Saga` class into a validated definition. Every problem is reported

@@ -33,7 +33,7 @@ export interface SignalOptions<Input = never, Payload = unknown> {
    * How long the step waits once it is reached, in ms, or a function of the saga's input that says
    * so; then it fails with `SignalTimeout` (not retried). @defaultValue no limit (the saga's deadline, if any)
    */
-  timeoutMs?: number | ((input: Input) => number);
+  timeoutMs?: number | ((input: Input) => number | undefined);
 }
 
 export interface StepOptions extends HandlerOptions {

@@ -3,6 +3,6 @@ export class StepTimeoutError extends Error {
 
   constructor(handler: string, timeoutMs: number) {
     super(`${handler} did not finish within ${timeoutMs} ms`);
-    this.name = 'StepTimeoutError';
+    this.name = 'StepTimeout';
   }
 }

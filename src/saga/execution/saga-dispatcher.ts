@@ -3,7 +3,7 @@ import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/comm
 import type { Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
 import { applyTransition } from '../machine/apply-transition.js';
-import type { SagaSnapshot } from '../machine/saga-snapshot.js';
+import { UnitStatus, type SagaSnapshot } from '../machine/saga-snapshot.js';
 import type { Transition } from '../machine/transition.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
@@ -42,9 +42,9 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
-      const jobs = units.map(({ sagaId, unit, seq, delayMs, claimed, snapshot, committedAt }) => ({
+      const jobs = units.map(({ sagaId, unit, seq, delayMs, claimed, due, snapshot, committedAt }) => ({
         name: 'unit',
-        data: { sagaId, unit, seq, claimed, snapshot, committedAt },
+        data: { sagaId, unit, seq, claimed, ...(due ? { due } : {}), snapshot, committedAt },
         opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
       }));
       // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
@@ -103,6 +103,7 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
         seq: after.units.find((x) => x.key === u.key)!.seq,
         delayMs: u.dueInMs!,
         claimed: u.start === true,
+        due: u.status === UnitStatus.Waiting,
       };
       return u.start && carried ? { ...unit, ...carried } : unit;
     });

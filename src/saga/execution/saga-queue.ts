@@ -16,6 +16,8 @@ export interface UnitJobData {
   seq: number;
   /** The commit that scheduled the unit also claimed its first attempt. */
   claimed: boolean;
+  /** The unit waits (for a time, or for its child saga): its job runs no attempt, it says it is due. */
+  due?: boolean;
   /** The saga as that commit left it, when small enough to travel with the job. */
   snapshot?: SagaSnapshot;
   /** When that commit returned, by the clock of the process that enqueued the job. */

@@ -6,6 +6,7 @@ import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { SagaConflictError } from '../errors/saga-conflict.error.js';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
 import { UnknownSagaError } from '../errors/unknown-saga.error.js';
+import { UnknownSignalError } from '../errors/unknown-signal.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
 import { decide } from '../machine/decide.js';
 import { SagaEventType, type EventDraft } from '../machine/saga-events.js';
@@ -15,6 +16,14 @@ import { SagaStore, type CreatedSaga, type SagaTiming, type StoreSql } from '../
 import { assertStorableJson } from '../store/storable-json.js';
 import { CancellationBus } from './cancellation-bus.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
+
+/** What `POST /sagas/{id}/signals/{signal}` answers; `delivered` is false for a repeated Idempotency-Key. */
+export interface SignalReceipt {
+  id: string;
+  signal: string;
+  status: 'accepted';
+  delivered: boolean;
+}
 
 export interface SagaSummary {
   id: string;
@@ -65,42 +74,78 @@ export class SagaService {
 
   /** Stops the saga going forward and compensates what it completed. */
   async cancel(id: string): Promise<SagaSummary> {
-    return this.operate(
+    const { summary } = await this.operate(
       id,
-      { kind: 'cancel' },
       [{ type: SagaEventType.CancelRequested }],
       async (saga, sql) => {
         if (!ACTIVE_SAGA_STATUSES.includes(saga.status)) {
           throw new SagaConflictError(`Saga ${id} is already ${saga.status}`);
         }
         await this.store.requestCancel(id, sql);
-        return { ...saga, cancelRequested: true };
+        return { saga: { ...saga, cancelRequested: true }, input: { kind: 'cancel' } };
       },
     );
+    return summary;
   }
 
   /** Resumes a dead-lettered (`failed`) saga at the compensation that exhausted its retries. */
   async retry(id: string): Promise<SagaSummary> {
-    return this.operate(id, { kind: 'retry' }, [], async (saga) => {
+    const { summary } = await this.operate(id, [], async (saga) => {
       if (saga.status !== SagaStatus.Failed) {
         throw new SagaConflictError(`Saga ${id} is ${saga.status}; only a failed saga can be retried`);
       }
-      return saga;
+      return { saga, input: { kind: 'retry' } };
     });
+    return summary;
+  }
+
+  /**
+   * Delivers a signal to the saga: kept in its inbox, taken by the step that waits for it now or
+   * when it is reached. With an `idempotencyKey` already delivered to this saga, nothing happens
+   * (`delivered: false`).
+   */
+  async signal(
+    id: string,
+    signal: string,
+    payload: unknown,
+    options: { idempotencyKey?: string } = {},
+  ): Promise<SignalReceipt> {
+    const { applied } = await this.operate(id, [], async (saga, sql) => {
+      const step = this.definition(saga.name).steps.find((s) => s.signal?.name === signal);
+      if (!step) throw new UnknownSignalError(id, saga.name, signal);
+      assertStorableJson(payload, `payload of signal "${signal}"`);
+      const parsed = step.signal!.schema.safeParse(payload);
+      if (!parsed.success)
+        throw InvalidInputError.fromZod(`Invalid payload for signal "${signal}"`, parsed.error);
+      if (!(await this.store.receiveSignal(id, signal, options.idempotencyKey, parsed.data, sql)))
+        return undefined;
+      if (!ACTIVE_SAGA_STATUSES.includes(saga.status)) {
+        throw new SagaConflictError(`Saga ${id} is already ${saga.status}; it takes no more signals`);
+      }
+      return { saga, input: { kind: 'signal', name: signal, payload: parsed.data } };
+    });
+    return { id, signal, status: 'accepted', delivered: applied };
   }
 
   /**
    * An operator's action, on the saga locked against every other writer: `check` refuses it (by
-   * throwing) or writes what it records itself (`recorded`), then the machine decides the rest.
+   * throwing), says there is nothing to do (undefined), or writes what it records itself
+   * (`recorded`) and names the input the machine decides on.
    */
   private async operate(
     id: string,
-    input: SagaInput,
     recorded: EventDraft[],
-    check: (saga: SagaSnapshot, sql: StoreSql) => Promise<SagaSnapshot>,
-  ): Promise<SagaSummary> {
+    check: (
+      saga: SagaSnapshot,
+      sql: StoreSql,
+    ) => Promise<{ saga: SagaSnapshot; input: SagaInput } | undefined>,
+  ): Promise<{ summary: SagaSummary; applied: boolean }> {
+    let applied = false;
     const outcome = await this.store.withLockedSaga(id, async (locked, sql) => {
-      const saga = await check(locked, sql);
+      const checked = await check(locked, sql);
+      if (!checked) return undefined;
+      applied = true;
+      const { saga, input } = checked;
       const transition = decide(this.definition(saga.name), saga, input);
       // Nothing to change (a cancel of a saga that is compensating already): nothing to commit.
       return transition.units.length > 0 || transition.events.length > 0 || transition.status !== saga.status
@@ -108,13 +153,14 @@ export class SagaService {
         : undefined;
     });
     if (!outcome) throw new SagaNotFoundError(id);
-    const { saga, transition } = outcome;
-    this.eventLog.committed(saga, [...recorded, ...(transition?.events ?? [])]);
+    const { saga, transition, others } = outcome;
+    if (applied) this.eventLog.committed(saga, [...recorded, ...(transition?.events ?? [])]);
     if (transition) {
-      this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
+      this.dispatcher.dispatchCommitted([...SagaDispatcher.nextUnits(saga, transition), ...others]);
       if (transition.abortRunning) this.cancellations.publishSoon(id);
+      for (const child of transition.stopChildren) this.cancellations.publishSoon(child);
     }
-    return { id: saga.id, name: saga.name, status: transition?.status ?? saga.status };
+    return { summary: { id: saga.id, name: saga.name, status: transition?.status ?? saga.status }, applied };
   }
 
   private definition(name: string): SagaDefinition {

@@ -54,6 +54,8 @@ export class StepInvoker {
       idempotencyKey: compensating ? `${stepIdempotencyKey}:compensation` : stepIdempotencyKey,
       ...(compensating ? { stepIdempotencyKey } : {}),
       result: <T>(name: string) => (outputs.get(name) ?? undefined) as T,
+      // A wait step's handler runs with the signal it took.
+      ...(unit.payload !== null ? { payload: unit.payload } : {}),
       signal: controller.signal,
       logger: new Logger(label),
     };

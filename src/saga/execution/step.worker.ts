@@ -7,19 +7,21 @@ import {
   type OnApplicationBootstrap,
 } from '@nestjs/common';
 import { Worker, type Job } from 'bullmq';
-import type { SagaDefinition } from '../definition/saga-definition.interface.js';
+import type { SagaDefinition, StepDefinition } from '../definition/saga-definition.interface.js';
+import { InvalidInputError } from '../errors/invalid-input.error.js';
+import { toSagaError } from '../errors/saga-error.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
 import { LOST_ATTEMPTS_ERROR, WorkerShutdownError } from '../errors/infrastructure-error.js';
 import { SagaEventLog } from '../observability/saga-event-log.js';
 import { SagaMetrics } from '../observability/saga-metrics.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
-import { SagaStore } from '../store/saga.store.js';
+import { SagaStore, type DueUnit } from '../store/saga.store.js';
 import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
 import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
 import { decide } from '../machine/decide.js';
-import { UnitKind, unitKey, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
+import { UnitKind, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Outcome, SagaInput, Transition } from '../machine/transition.js';
 import { SagaStatus } from '../saga-status.js';
 import { CancellationBus } from './cancellation-bus.js';
@@ -104,7 +106,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const def = this.registry.find(saga.name);
     if (!def) throw new Error(`saga ${saga.id} is a "${saga.name}", which this process does not define`);
     const unit = saga.units.find((u) => u.key === job.data.unit)!;
-    if (unit.kind === UnitKind.Control) return this.record(def, saga, { kind: 'due', unit: unit.key });
+    // A waiting unit's job runs no attempt: its time came, or its child saga ended.
+    if (job.data.due) return this.record(def, saga, { kind: 'due', unit: unit.key });
 
     if (this.boundaries) await this.boundaries.reached('beforeHandler', saga, unit);
     const started = performance.now();
@@ -118,12 +121,12 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
    * The snapshot to run the job's unit with, with its attempt counted; nothing if the unit was
    * recorded already or the saga is terminal. The first delivery of a unit claimed by the commit
    * that scheduled it runs that attempt, with the snapshot the job carries when it can trust it; any
-   * later delivery (its worker died, or could not record) claims a new attempt. A control unit has
+   * later delivery (its worker died, or could not record) claims a new attempt. A waiting unit has
    * no attempt to claim.
    */
   private unitToRun(job: Job<UnitJobData>): Promise<SagaSnapshot | undefined> | SagaSnapshot {
-    const { sagaId, unit, seq, claimed, snapshot, committedAt } = job.data;
-    if (unit === unitKey.control) return this.store.current(sagaId, unit, seq);
+    const { sagaId, unit, seq, claimed, snapshot, committedAt, due } = job.data;
+    if (due) return this.store.current(sagaId, unit, seq);
     if (!claimed || job.attemptsStarted > 1) return this.store.claim(sagaId, unit, seq);
     // A job enqueued long after its commit may have lost a race with the reconciler, which enqueues
     // the same unit once it is overdue: that job may have run and been recorded already. A cancel
@@ -133,14 +136,31 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     return this.store.current(sagaId, unit, seq);
   }
 
-  private run(def: SagaDefinition, saga: SagaSnapshot, unit: UnitSnapshot): Promise<Outcome> | Outcome {
+  private async run(def: SagaDefinition, saga: SagaSnapshot, unit: UnitSnapshot): Promise<Outcome> {
     // The saga stopped going forward after this step's job was scheduled: it does not run.
     if (unit.kind === UnitKind.Step && saga.status === SagaStatus.Compensating) return { kind: 'cancelled' };
     const step = def.steps[unit.step!];
     const budget = unit.kind === UnitKind.Step ? step.retry.attempts : step.compensation!.retry.attempts;
     // Earlier attempts were claimed by workers that died before recording them: the budget is spent.
     if (unit.attempts > budget) return { kind: 'failed', error: LOST_ATTEMPTS_ERROR };
-    return this.invoker.invoke(def, saga, unit);
+    const outcome = await this.invoker.invoke(def, saga, unit);
+    if (step.kind !== 'child' || unit.kind !== UnitKind.Step || outcome.kind !== 'succeeded') return outcome;
+    return this.spawn(saga, step, outcome.output);
+  }
+
+  /**
+   * A child step's handler returned the child's input: the child saga it starts (with the commit of
+   * this outcome, so once whatever the redeliveries), on the highest version of its definition.
+   */
+  private spawn(saga: SagaSnapshot, step: StepDefinition, input: unknown): Outcome {
+    const def = this.registry.find(step.child!)!;
+    const parsed = def.input.safeParse(input);
+    if (!parsed.success) {
+      const error = InvalidInputError.fromZod(`Invalid input for child saga "${def.name}"`, parsed.error);
+      return { kind: 'failed', error: { ...toSagaError(error), retryable: false } };
+    }
+    const record = SagaStore.newSaga(def, parsed.data, { parent: { id: saga.id, step: step.index } });
+    return { kind: 'spawned', child: { id: record.id!, name: def.name, version: def.version, record } };
   }
 
   private async record(
@@ -157,9 +177,10 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     let saga = ran;
     for (;;) {
       const transition = decide(def, saga, input);
-      if (await patiently(() => this.store.record(transition), patience)) {
+      const others = await patiently(() => this.store.record(transition), patience);
+      if (others) {
         if (this.boundaries) await this.boundaries.reached('afterCommit', saga, unitOf(saga));
-        return this.afterCommit(saga, transition);
+        return this.afterCommit(saga, transition, others);
       }
       const current = await patiently(() => this.store.snapshot(saga.id), patience);
       // Another delivery of this unit recorded its outcome first: the transition happens once.
@@ -170,10 +191,11 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  private afterCommit(saga: SagaSnapshot, transition: Transition): void {
+  private afterCommit(saga: SagaSnapshot, transition: Transition, others: DueUnit[]): void {
     this.metrics.recordTransition(transition);
     this.eventLog.committed(saga, transition.events);
-    this.dispatcher.dispatchCommitted(SagaDispatcher.nextUnits(saga, transition));
+    this.dispatcher.dispatchCommitted([...SagaDispatcher.nextUnits(saga, transition), ...others]);
     if (transition.abortRunning) this.cancellations.publishSoon(saga.id);
+    for (const child of transition.stopChildren) this.cancellations.publishSoon(child);
   }
 }

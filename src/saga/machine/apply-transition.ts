@@ -1,3 +1,4 @@
+import { SagaStatus } from '../saga-status.js';
 import type { SagaSnapshot, UnitSnapshot } from './saga-snapshot.js';
 import type { Transition, UnitChange } from './transition.js';
 
@@ -27,5 +28,9 @@ function applyChange(sagaSeq: number, unit: UnitSnapshot | undefined, change: Un
     scheduled: change.dueInMs === undefined ? (unit?.scheduled ?? false) : change.dueInMs !== null,
     output: change.output !== undefined ? change.output : (unit?.output ?? null),
     endedAt: change.ended ? sagaSeq : (unit?.endedAt ?? null),
+    payload: change.payload !== undefined ? change.payload : (unit?.payload ?? null),
+    child: change.childId
+      ? { id: change.childId, status: SagaStatus.Pending, output: null }
+      : (unit?.child ?? null),
   };
 }

@@ -1,20 +1,23 @@
 import { backoffDelay } from '../definition/retry-policy.js';
 import type { SagaDefinition, StepDefinition } from '../definition/saga-definition.interface.js';
+import { ChildSagaFailedError } from '../errors/child-saga-failed.error.js';
 import { DeadlineExceededError } from '../errors/deadline-exceeded.error.js';
 import { SagaCancelledError } from '../errors/saga-cancelled.error.js';
 import { toSagaError, type SagaError } from '../errors/saga-error.js';
-import { SagaStatus } from '../saga-status.js';
+import { SignalTimeoutError } from '../errors/signal-timeout.error.js';
+import { ACTIVE_SAGA_STATUSES, SagaStatus, TERMINAL_SAGA_STATUSES } from '../saga-status.js';
 import { SagaEventType, type EventDraft } from './saga-events.js';
 import { UnitKind, unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from './saga-snapshot.js';
-import type { Outcome, SagaInput, Transition, UnitChange } from './transition.js';
+import type { NewChild, Outcome, SagaInput, Transition, UnitChange } from './transition.js';
 
 export const CANCELLED_ERROR: SagaError = toSagaError(new SagaCancelledError());
 export const DEADLINE_ERROR: SagaError = toSagaError(new DeadlineExceededError());
 
 /**
  * The saga state machine: the one transition that follows an input (an attempt's outcome, a due
- * time, an operator's action) in the saga as `saga` shows it. Pure, so that every path is tested
- * without I/O; the store commits what it returns, and the dispatcher enqueues the units it schedules.
+ * time, a signal, an operator's action) in the saga as `saga` shows it. Pure, so that every path
+ * is tested without I/O; the store commits what it returns, and the dispatcher enqueues the units
+ * it schedules.
  */
 export function decide(
   def: SagaDefinition,
@@ -28,9 +31,10 @@ export function decide(
       next.record(next.unit(input.unit), input.outcome);
       break;
     case 'due':
-      // The control unit's time is the deadline.
-      next.change(next.unit(input.unit), { status: UnitStatus.Completed, dueInMs: null });
-      if (next.forward) next.stop(saga.cancelRequested ? CANCELLED_ERROR : DEADLINE_ERROR);
+      next.due(next.unit(input.unit));
+      break;
+    case 'signal':
+      next.deliver(input.name, input.payload);
       break;
     case 'cancel':
       break;
@@ -50,6 +54,8 @@ class NextTransition {
   private readonly units: Map<string, UnitSnapshot>;
   private readonly changes = new Map<string, UnitChange>();
   private readonly events: EventDraft[] = [];
+  private readonly children: NewChild[] = [];
+  private readonly stopChildren: string[] = [];
   private output?: unknown;
   private error?: SagaError | null;
   private cause?: SagaError;
@@ -74,7 +80,7 @@ class NextTransition {
     return unit;
   }
 
-  change(unit: UnitSnapshot, patch: Omit<Partial<UnitChange>, 'key' | 'kind' | 'step'>): void {
+  change(unit: UnitSnapshot, patch: Omit<Partial<UnitChange>, 'key' | 'kind' | 'step' | 'name'>): void {
     const previous = this.changes.get(unit.key);
     this.changes.set(unit.key, {
       ...previous,
@@ -93,6 +99,7 @@ class NextTransition {
       scheduled: patch.dueInMs === undefined ? unit.scheduled : patch.dueInMs !== null,
       attempts: patch.resetAttempts ? 0 : unit.attempts,
       endedAt: patch.ended ? this.saga.seq : unit.endedAt,
+      payload: patch.payload !== undefined ? patch.payload : unit.payload,
     });
   }
 
@@ -104,16 +111,14 @@ class NextTransition {
       // Claimed with the previous transition but never run: that claim is not an attempt that ran.
       return this.halt(unit, unit.status === UnitStatus.Running ? unit.attempts - 1 : unit.attempts);
     }
-    if (outcome.kind === 'succeeded') {
-      this.event(SagaEventType.StepCompleted, step, unit.attempts);
-      return this.change(unit, {
-        status: UnitStatus.Completed,
-        output: outcome.output,
-        error: null,
-        ended: true,
-        dueInMs: null,
-      });
+    if (outcome.kind === 'spawned') {
+      // Stopped while the handler worked out the child's input: the child is never started.
+      if (!this.forward) return this.halt(unit, 0);
+      this.children.push(outcome.child);
+      this.event(SagaEventType.ChildStarted, step, unit.attempts, { childId: outcome.child.id });
+      return this.change(unit, { status: UnitStatus.Waiting, childId: outcome.child.id, dueInMs: null });
     }
+    if (outcome.kind === 'succeeded') return this.complete(unit, step, outcome.output);
     const { error } = outcome;
     // A saga that stopped going forward does not wait out a backoff to try again.
     if (
@@ -126,39 +131,100 @@ class NextTransition {
       this.event(SagaEventType.StepFailed, step, unit.attempts, { error, retryInMs });
       return this.change(unit, { status: UnitStatus.Pending, error, dueInMs: retryInMs });
     }
+    this.fail(unit, step, error);
+  }
+
+  private complete(unit: UnitSnapshot, step: StepDefinition, output: unknown): void {
+    this.event(SagaEventType.StepCompleted, step, unit.attempts);
+    this.change(unit, { status: UnitStatus.Completed, output, error: null, ended: true, dueInMs: null });
+  }
+
+  /** The step finally failed; the saga stops because of it (or of the cancel it was already under). */
+  private fail(unit: UnitSnapshot, step: StepDefinition, error: SagaError): void {
     this.event(SagaEventType.StepFailed, step, unit.attempts, { error });
     this.change(unit, { status: UnitStatus.Failed, error, ended: true, dueInMs: null });
-    // Whatever the step did when it gave up, a saga that was cancelled stops because of the cancel.
     if (this.forward) this.stop(this.saga.cancelRequested ? CANCELLED_ERROR : error);
   }
 
   private recordCompensation(unit: UnitSnapshot, outcome: Outcome): void {
     const step = this.stepOf(unit);
     const compensation = step.compensation!;
-    if (outcome.kind === 'cancelled') {
+    if (outcome.kind === 'cancelled' || outcome.kind === 'spawned') {
       // Compensations always run, so a "not run" outcome here is a bug; recording it as done would hide it.
-      throw new Error(`saga ${this.saga.id}: compensation ${compensation.method} cannot be cancelled`);
+      throw new Error(`saga ${this.saga.id}: compensation ${compensation.method} cannot be ${outcome.kind}`);
     }
-    if (outcome.kind === 'succeeded') {
-      this.event(SagaEventType.CompensationCompleted, step, unit.attempts);
-      return this.change(unit, { status: UnitStatus.Completed, error: null, ended: true, dueInMs: null });
-    }
+    if (outcome.kind === 'succeeded') return this.compensated(unit, step);
     const { error } = outcome;
     if (error.retryable && unit.attempts < compensation.retry.attempts) {
       const retryInMs = backoffDelay(compensation.retry.backoff, unit.attempts, this.random);
       this.event(SagaEventType.CompensationFailed, step, unit.attempts, { error, retryInMs });
       return this.change(unit, { status: UnitStatus.Pending, error, dueInMs: retryInMs });
     }
+    this.compensationFailed(unit, step, error);
+  }
+
+  private compensated(unit: UnitSnapshot, step: StepDefinition): void {
+    this.event(SagaEventType.CompensationCompleted, step, unit.attempts);
+    this.change(unit, { status: UnitStatus.Completed, error: null, ended: true, dueInMs: null });
+  }
+
+  /** A compensation exhausted its retries: the saga is a dead letter. */
+  private compensationFailed(unit: UnitSnapshot, step: StepDefinition, error: SagaError): void {
     this.event(SagaEventType.CompensationFailed, step, unit.attempts, { error });
     this.change(unit, { status: UnitStatus.Failed, error, ended: true, dueInMs: null });
     this.finish(SagaStatus.Failed, { error });
     this.events.push({ type: SagaEventType.SagaFailed, data: { error } });
   }
 
+  /** The time of a waiting unit came, or the child it waits for ended (the unit's job says when, not why). */
+  due(unit: UnitSnapshot): void {
+    if (unit.kind === UnitKind.Control) return this.controlDue(unit);
+    if (unit.status !== UnitStatus.Waiting) return;
+    const step = this.stepOf(unit);
+    if (step.kind === 'wait') {
+      const timeoutMs = step.signal!.timeoutMs(this.saga.input) ?? 0;
+      return this.fail(unit, step, toSagaError(new SignalTimeoutError(step.signal!.name, timeoutMs)));
+    }
+    // The step's child, which its forward unit started (and its compensation unit asked to compensate).
+    const child = this.stepUnit(step).child;
+    if (!child || ACTIVE_SAGA_STATUSES.includes(child.status)) return;
+    const { id, status, output } = child;
+    if (unit.kind === UnitKind.Step) {
+      if (status === SagaStatus.Completed) return this.complete(unit, step, output);
+      return this.fail(unit, step, toSagaError(new ChildSagaFailedError(id, status)));
+    }
+    if (status === SagaStatus.Compensated) return this.compensated(unit, step);
+    this.compensationFailed(unit, step, toSagaError(new ChildSagaFailedError(id, status)));
+  }
+
   /**
-   * Stops going forward: running attempts are asked to abort and their outcomes awaited, units
-   * that will not run again are halted, and once nothing runs forward the completed steps are
-   * compensated (in `proceed`).
+   * The saga's own unit: its deadline passed, or its parent asks it to stop (a completed child its
+   * parent undoes was set compensating by that request, and goes on in `proceed`).
+   */
+  private controlDue(unit: UnitSnapshot): void {
+    this.change(unit, { status: UnitStatus.Completed, dueInMs: null });
+    if (this.forward) this.stop(this.saga.cancelRequested ? CANCELLED_ERROR : DEADLINE_ERROR);
+  }
+
+  /** A signal was delivered: the wait step for it takes it now, or when it is reached. */
+  deliver(name: string, payload: unknown): void {
+    const step = this.def.steps.find((s) => s.signal?.name === name)!;
+    const unit = this.stepUnit(step);
+    const taken =
+      this.forward &&
+      unit.payload === null &&
+      unit.status !== UnitStatus.Completed &&
+      unit.status !== UnitStatus.Failed;
+    this.events.push({ type: SagaEventType.SignalReceived, step: step.name, data: { signal: name, taken } });
+    if (!taken) return;
+    this.change(unit, { payload });
+    if (unit.status === UnitStatus.Waiting && this.forward) this.startAttempt(this.unit(unit.key));
+  }
+
+  /**
+   * Stops going forward: running attempts are asked to abort and their outcomes awaited, running
+   * child sagas are asked to stop and their ends awaited, units that will not run again are halted,
+   * and once nothing runs forward the completed steps are compensated (in `proceed`).
    */
   stop(cause: SagaError): void {
     this.status = SagaStatus.Compensating;
@@ -168,14 +234,17 @@ class NextTransition {
       if (unit.kind === UnitKind.Control && unit.scheduled) this.change(unit, { dueInMs: null });
       if (unit.kind !== UnitKind.Step) continue;
       if (unit.status === UnitStatus.Running) this.abortRunning = true;
-      else if (unit.status === UnitStatus.Pending && unit.scheduled) this.halt(unit, unit.attempts);
+      else if (unit.status === UnitStatus.Waiting && unit.child) this.stopChildren.push(unit.child.id);
+      else if (unit.status === UnitStatus.Waiting || (unit.status === UnitStatus.Pending && unit.scheduled))
+        this.halt(unit, unit.attempts);
     }
   }
 
   /**
    * A forward unit that will not run again. One rule wherever a stop finds it (between attempts,
-   * or claimed but not run): if an attempt of it ran, it finally failed, and is compensated when
-   * it opted in (that attempt may have had an effect); if none ran, it never started.
+   * or claimed but not run, or waiting for a signal): if an attempt of it ran, it finally failed,
+   * and is compensated when it opted in (that attempt may have had an effect); if none ran, it
+   * never started.
    */
   private halt(unit: UnitSnapshot, ran: number): void {
     if (ran > 0) this.change(unit, { status: UnitStatus.Failed, ended: true, dueInMs: null });
@@ -198,8 +267,10 @@ class NextTransition {
     if (this.status !== SagaStatus.Compensating) return;
     const busy = [...this.units.values()].some(
       (u) =>
-        (u.kind === UnitKind.Step && u.status === UnitStatus.Running) ||
-        (u.kind === UnitKind.Compensation && (u.status === UnitStatus.Running || u.scheduled)),
+        (u.kind === UnitKind.Step &&
+          (u.status === UnitStatus.Running || (u.status === UnitStatus.Waiting && u.child))) ||
+        (u.kind === UnitKind.Compensation &&
+          (u.status === UnitStatus.Running || u.status === UnitStatus.Waiting || u.scheduled)),
     );
     const next = busy ? undefined : this.nextToCompensate();
     if (!busy && !next) {
@@ -224,8 +295,20 @@ class NextTransition {
     }
     for (const step of steps.filter((s) => s.stage === current.stage)) {
       const unit = this.stepUnit(step);
-      if (unit.status === UnitStatus.Pending && !unit.scheduled) this.startAttempt(unit);
+      if (unit.status !== UnitStatus.Pending || unit.scheduled) continue;
+      if (step.kind === 'wait' && unit.payload === null) this.wait(unit, step);
+      else this.startAttempt(unit);
     }
+  }
+
+  /** A wait step reached before its signal: it waits for it, until its timeout if it has one. */
+  private wait(unit: UnitSnapshot, step: StepDefinition): void {
+    const timeoutMs = step.signal!.timeoutMs(this.saga.input);
+    this.event(SagaEventType.StepWaiting, step, unit.attempts, {
+      signal: step.signal!.name,
+      ...(timeoutMs === undefined ? {} : { timeoutMs }),
+    });
+    this.change(unit, { status: UnitStatus.Waiting, dueInMs: timeoutMs ?? null });
   }
 
   /** The latest step to have ended, among those with something to undo and not undone yet. */
@@ -235,11 +318,11 @@ class NextTransition {
         .filter((step) => {
           const unit = this.stepUnit(step);
           const undo = this.units.get(unitKey.compensation(step.index));
+          const undoable =
+            unit.status === UnitStatus.Completed ||
+            (unit.status === UnitStatus.Failed && step.compensateOnFailure);
           return (
-            step.compensation &&
-            (unit.status === UnitStatus.Completed ||
-              (unit.status === UnitStatus.Failed && step.compensateOnFailure)) &&
-            undo?.status !== UnitStatus.Completed
+            (step.compensation || step.kind === 'child') && undoable && undo?.status !== UnitStatus.Completed
           );
         })
         // Units halted by one transition ended together: the later step first, as in declaration order.
@@ -247,14 +330,23 @@ class NextTransition {
     );
   }
 
-  /** A unit due at once is claimed by the commit that schedules it (see UnitChange.start). */
+  /**
+   * A unit due at once is claimed by the commit that schedules it (see UnitChange.start). The
+   * compensation of a child step runs no handler: it asks the child saga to compensate, and waits.
+   */
   private startAttempt(unit: UnitSnapshot): void {
+    const step = this.stepOf(unit);
+    if (unit.kind === UnitKind.Compensation && step.kind === 'child') {
+      this.event(SagaEventType.CompensationStarted, step, unit.attempts + 1);
+      this.stopChildren.push(this.stepUnit(step).child!.id);
+      return this.change(unit, { status: UnitStatus.Waiting, dueInMs: null, start: true });
+    }
     const type = unit.kind === UnitKind.Step ? SagaEventType.StepStarted : SagaEventType.CompensationStarted;
-    this.event(type, this.stepOf(unit), unit.attempts + 1);
+    this.event(type, step, unit.attempts + 1);
     this.change(unit, { status: UnitStatus.Running, dueInMs: 0, start: true });
   }
 
-  /** Ends the saga: nothing is due for it any more. */
+  /** Ends the saga: nothing is due for it any more, and a parent waiting for it is told. */
   private finish(status: SagaStatus, fields: { output?: unknown; error?: SagaError }): void {
     this.status = status;
     if ('output' in fields) this.output = fields.output;
@@ -285,6 +377,8 @@ class NextTransition {
         scheduled: false,
         output: null,
         endedAt: null,
+        payload: null,
+        child: null,
       }
     );
   }
@@ -295,10 +389,16 @@ class NextTransition {
     attempt: number,
     data?: Record<string, unknown>,
   ): void {
-    this.events.push({ type, step: step.name, attempt, ...(data ? { data } : {}) });
+    this.events.push({
+      type,
+      step: step.name,
+      ...(attempt > 0 ? { attempt } : {}),
+      ...(data ? { data } : {}),
+    });
   }
 
   transition(): Transition {
+    const ended = TERMINAL_SAGA_STATUSES.includes(this.status) && this.status !== this.saga.status;
     return {
       sagaId: this.saga.id,
       seq: this.saga.seq,
@@ -308,6 +408,9 @@ class NextTransition {
       units: [...this.changes.values()],
       events: this.events,
       abortRunning: this.abortRunning,
+      children: this.children,
+      stopChildren: this.stopChildren,
+      wakeParent: ended ? this.saga.parent : null,
     };
   }
 }

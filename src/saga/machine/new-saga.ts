@@ -1,10 +1,12 @@
-import type { SagaDefinition } from '../definition/saga-definition.interface.js';
+import type { SagaDefinition, StepKind } from '../definition/saga-definition.interface.js';
 import { UnitKind, unitKey, UnitStatus, type UnitSnapshot } from './saga-snapshot.js';
 
 /** A unit as a new saga's rows hold it. */
-export interface NewUnit extends Pick<UnitSnapshot, 'key' | 'kind' | 'step' | 'status'> {
-  /** The step's name, for the view; `saga` for the control unit. */
-  name: string;
+export interface NewUnit extends Pick<UnitSnapshot, 'key' | 'kind' | 'step' | 'name' | 'status'> {
+  /** What a step unit's step does, and the signal a wait step waits for, for the view. */
+  stepKind: StepKind;
+  signal: string | null;
+  group: string | null;
   /** When its first job is due, from the start; null when none is due yet. */
   dueInMs: number | null;
 }
@@ -23,6 +25,9 @@ export function initialUnits(
     kind: UnitKind.Step,
     step: step.index,
     name: step.name,
+    stepKind: step.kind,
+    signal: step.signal?.name ?? null,
+    group: step.group ?? null,
     status: UnitStatus.Pending,
     dueInMs: step.stage === 0 ? timing.startInMs : null,
   }));
@@ -34,6 +39,9 @@ export function initialUnits(
       kind: UnitKind.Control,
       step: null,
       name: unitKey.control,
+      stepKind: 'task',
+      signal: null,
+      group: null,
       status: UnitStatus.Waiting,
       dueInMs: timing.deadlineInMs,
     },

@@ -4,6 +4,12 @@ export const SagaEventType = {
   StepCompleted: 'step_completed',
   /** One attempt failed; `data.retryInMs` is set when another attempt follows. */
   StepFailed: 'step_failed',
+  /** A wait step waits for `data.signal` (until `data.timeoutMs`, when it has one). */
+  StepWaiting: 'step_waiting',
+  /** A signal was delivered; `data.taken` says whether a step took it at once. */
+  SignalReceived: 'signal_received',
+  /** A child step started its child saga, `data.childId`. */
+  ChildStarted: 'child_started',
   CompensationStarted: 'compensation_started',
   CompensationCompleted: 'compensation_completed',
   CompensationFailed: 'compensation_failed',

@@ -43,6 +43,17 @@ export interface UnitSnapshot {
   output: unknown;
   /** The saga's `seq` when the unit completed or finally failed: compensation goes in reverse of it. */
   endedAt: number | null;
+  /** A wait step's signal payload, once it has one (an object; null: none yet). */
+  payload: unknown;
+  /** A child step's child saga, once started, as it is now. */
+  child: ChildSnapshot | null;
+}
+
+/** What a parent knows of its child saga. */
+export interface ChildSnapshot {
+  id: string;
+  status: SagaStatus;
+  output: unknown;
 }
 
 /** What the engine knows about a saga when it decides its next transition. */
@@ -56,6 +67,8 @@ export interface SagaSnapshot {
   /** A cancel was asked for (by an operator, or by the saga's parent). */
   cancelRequested: boolean;
   input: unknown;
+  /** The saga whose child step started this one, and that step's index; null for a saga started on its own. */
+  parent: { id: string; step: number } | null;
   units: UnitSnapshot[];
 }
 

@@ -3,9 +3,20 @@ import type { SagaStatus } from '../saga-status.js';
 import type { EventDraft } from './saga-events.js';
 import type { UnitKind, UnitStatus } from './saga-snapshot.js';
 
+/** A child saga as a child step's attempt made it, for the commit to create. */
+export interface NewChild {
+  id: string;
+  name: string;
+  version: number;
+  /** Its new rows, built by the store from the child's definition (opaque to the machine). */
+  record: unknown;
+}
+
 /** What came of one attempt of a unit. */
 export type Outcome =
   | { kind: 'succeeded'; output: unknown }
+  /** A child step's handler returned the child's input: the commit starts this child. */
+  | { kind: 'spawned'; child: NewChild }
   | { kind: 'failed'; error: SagaError }
   /** The attempt was not run: the saga stopped going forward before it started. */
   | { kind: 'cancelled' };
@@ -14,8 +25,10 @@ export type Outcome =
 export type SagaInput =
   /** An attempt of a running unit ended. */
   | { kind: 'outcome'; unit: string; outcome: Outcome }
-  /** A waiting unit's time came. */
+  /** A waiting unit's time came (a deadline, a signal's timeout), or its child saga ended. */
   | { kind: 'due'; unit: string }
+  /** A signal was delivered (and kept in the inbox). */
+  | { kind: 'signal'; name: string; payload: unknown }
   /** An operator (or a parent saga) cancels the saga: stop going forward and compensate. */
   | { kind: 'cancel' }
   /** An operator resumes a dead-lettered saga at the compensation that exhausted its retries. */
@@ -35,6 +48,10 @@ export interface UnitChange {
   error?: SagaError | null;
   /** A fresh attempt budget (an operator's retry). */
   resetAttempts?: boolean;
+  /** The signal payload a wait step takes. */
+  payload?: unknown;
+  /** The child saga a child step started. */
+  childId?: string;
   /** It completed or finally failed now: records the order for compensation and its finish time. */
   ended?: boolean;
   /** Schedules its next job this long from now (a new `seq`); null: no job is due for it any more. */
@@ -60,4 +77,13 @@ export interface Transition {
   events: EventDraft[];
   /** The saga's running forward attempts are asked to abort their signal (it stopped going forward). */
   abortRunning: boolean;
+  /** Child sagas the commit starts. */
+  children: NewChild[];
+  /**
+   * Child sagas asked to stop with the commit: cancelled if they still go forward, compensated if
+   * they completed (a parent undoing the step that ran them).
+   */
+  stopChildren: string[];
+  /** The parent's step that waits for this saga, woken by the commit: it ended (or ended again). */
+  wakeParent: { id: string; step: number } | null;
 }

@@ -37,6 +37,15 @@ function describe(event: EventDraft): [Level, string] {
       return ['debug', 'step completed'];
     case SagaEventType.StepFailed:
       return ['warn', `step failed${retry}: ${text(error)}`];
+    case SagaEventType.StepWaiting:
+      return ['log', `waits for signal "${String(data.signal)}"`];
+    case SagaEventType.SignalReceived:
+      return [
+        'log',
+        `signal "${String(data.signal)}" received${data.taken ? '' : ' (kept; no step takes it now)'}`,
+      ];
+    case SagaEventType.ChildStarted:
+      return ['log', `started child saga ${String(data.childId)}`];
     case SagaEventType.CompensationStarted:
       return ['debug', 'compensation started'];
     case SagaEventType.CompensationCompleted:

@@ -1,12 +1,17 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, count, desc, eq, lt, type SQL } from 'drizzle-orm';
+import { and, asc, count, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
 import type { SagaStatus } from '../saga-status.js';
 import { SagaDatabase } from './saga-database.js';
+import { firstUuidV7Of } from './uuid-v7.js';
 import { toEventView, toSagaView, type SagaEventView, type SagaView } from './saga-views.js';
 
 export interface SagaListFilter {
   name?: string;
   status?: SagaStatus;
+  /** Only the children of this saga. */
+  parentId?: string;
+  createdAfter?: Date;
+  createdBefore?: Date;
   limit: number;
   /** The id of the last saga of the previous page. */
   cursor?: string;
@@ -25,12 +30,17 @@ export class SagaQueries {
       .from(sagas)
       .innerJoin(sagaUnits, eq(sagaUnits.sagaId, sagas.id))
       .where(eq(sagas.id, id));
-    return rows.length === 0
-      ? undefined
-      : toSagaView(
-          rows[0].saga,
-          rows.map((r) => r.unit),
-        );
+    if (rows.length === 0) return undefined;
+    const children = await this.database.db
+      .select({ id: sagas.id, name: sagas.name, status: sagas.status, step: sagas.parentStep })
+      .from(sagas)
+      .where(eq(sagas.parentId, id))
+      .orderBy(asc(sagas.id));
+    return toSagaView(
+      rows[0].saga,
+      rows.map((r) => r.unit),
+      children,
+    );
   }
 
   /** Newest first; ids are UUIDv7, so the id is both the order and the cursor. */
@@ -40,6 +50,10 @@ export class SagaQueries {
     if (filter.name) conditions.push(eq(sagas.name, filter.name));
     if (filter.status) conditions.push(eq(sagas.status, filter.status));
     if (filter.cursor) conditions.push(lt(sagas.id, filter.cursor));
+    if (filter.parentId) conditions.push(eq(sagas.parentId, filter.parentId));
+    // Ids are UUIDv7: a range of creation times is a range of ids.
+    if (filter.createdAfter) conditions.push(gte(sagas.id, firstUuidV7Of(filter.createdAfter)));
+    if (filter.createdBefore) conditions.push(lt(sagas.id, firstUuidV7Of(filter.createdBefore)));
     const rows = await this.database.db
       .select()
       .from(sagas)

@@ -1,6 +1,7 @@
+import type { StepKind } from '../definition/saga-definition.interface.js';
 import type { SagaError } from '../errors/saga-error.js';
 import { UnitKind, UnitStatus } from '../machine/saga-snapshot.js';
-import { SagaStatus, StepStatus, type CompensationStatus } from '../saga-status.js';
+import { CompensationStatus, SagaStatus, StepStatus } from '../saga-status.js';
 import type { sagaEvents, sagas, sagaUnits } from './schema.js';
 
 export interface CompensationView {
@@ -13,8 +14,8 @@ export interface CompensationView {
 
 export interface StepView {
   name: string;
-  /** `task` runs a handler. */
-  kind: 'task';
+  /** `task` runs a handler, `wait` waits for a signal first, `child` runs a child saga. */
+  kind: StepKind;
   /** The parallel group it runs in, if any. */
   group?: string;
   status: StepStatus;
@@ -23,8 +24,12 @@ export interface StepView {
   finishedAt?: string;
   output?: unknown;
   error?: SagaError;
-  /** When its next attempt is due, while it waits out a backoff. */
+  /** When its next attempt is due (a backoff), or when its wait times out. */
   dueAt?: string;
+  /** The signal it waits for, while it waits. */
+  waitingFor?: string;
+  /** Its child saga, once started. */
+  childId?: string;
   compensation?: CompensationView;
 }
 
@@ -42,7 +47,17 @@ export interface SagaView {
   /** When a scheduled start is due. */
   startAt?: string;
   deadlineAt?: string;
+  parentId?: string;
+  /** The child sagas its child steps started, and the step that started each. */
+  children?: ChildView[];
   steps?: StepView[];
+}
+
+export interface ChildView {
+  id: string;
+  name: string;
+  status: SagaStatus;
+  step: string;
 }
 
 export interface SagaEventView {
@@ -58,7 +73,11 @@ type SagaRow = typeof sagas.$inferSelect;
 type UnitRow = typeof sagaUnits.$inferSelect;
 type EventRow = typeof sagaEvents.$inferSelect;
 
-export function toSagaView(row: SagaRow, units?: UnitRow[]): SagaView {
+export function toSagaView(
+  row: SagaRow,
+  units?: UnitRow[],
+  children?: { id: string; name: string; status: string; step: number | null }[],
+): SagaView {
   const status = row.status as SagaStatus;
   return compact({
     id: row.id,
@@ -73,6 +92,16 @@ export function toSagaView(row: SagaRow, units?: UnitRow[]): SagaView {
     completedAt: row.completedAt?.toISOString(),
     startAt: row.startAt?.toISOString(),
     deadlineAt: row.deadlineAt?.toISOString(),
+    parentId: row.parentId,
+    children: children?.length
+      ? children.map((c) => ({
+          id: c.id,
+          name: c.name,
+          status: c.status as SagaStatus,
+          step:
+            units?.find((u) => u.kind === UnitKind.Step && u.stepIndex === c.step)?.name ?? String(c.step),
+        }))
+      : undefined,
     steps: units
       ?.filter((u) => u.kind === UnitKind.Step)
       .sort((a, b) => a.stepIndex! - b.stepIndex!)
@@ -89,6 +118,7 @@ export function toSagaView(row: SagaRow, units?: UnitRow[]): SagaView {
 const COMPENSATION_STEP_STATUS: Record<string, StepStatus> = {
   [UnitStatus.Pending]: StepStatus.Compensating,
   [UnitStatus.Running]: StepStatus.Compensating,
+  [UnitStatus.Waiting]: StepStatus.Compensating,
   [UnitStatus.Completed]: StepStatus.Compensated,
   [UnitStatus.Failed]: StepStatus.CompensationFailed,
 };
@@ -106,7 +136,7 @@ function toStepView(sagaStatus: SagaStatus, step: UnitRow, compensation: UnitRow
       : (step.status as StepStatus);
   return compact({
     name: step.name,
-    kind: 'task' as const,
+    kind: step.stepKind as StepKind,
     group: step.stepGroup,
     status,
     attempts: step.attempts,
@@ -114,10 +144,18 @@ function toStepView(sagaStatus: SagaStatus, step: UnitRow, compensation: UnitRow
     finishedAt: step.finishedAt?.toISOString(),
     output: step.output,
     error: step.error as SagaError | null,
-    dueAt: step.status === UnitStatus.Pending ? step.dueAt?.toISOString() : undefined,
+    dueAt:
+      step.status === UnitStatus.Pending || step.status === UnitStatus.Waiting
+        ? step.dueAt?.toISOString()
+        : undefined,
+    waitingFor: step.status === UnitStatus.Waiting && !step.childId ? step.signal : undefined,
+    childId: step.childId,
     compensation: compensation
       ? compact({
-          status: compensation.status as CompensationStatus,
+          // Undoing a child step runs no handler: it waits while the child saga compensates.
+          status: (compensation.status === UnitStatus.Waiting
+            ? CompensationStatus.Running
+            : compensation.status) as CompensationStatus,
           attempts: compensation.attempts,
           startedAt: compensation.startedAt?.toISOString(),
           finishedAt: compensation.finishedAt?.toISOString(),

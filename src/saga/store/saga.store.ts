@@ -3,7 +3,8 @@ import type postgres from 'postgres';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { MicroBatcher } from '../execution/micro-batcher.js';
 import { initialUnits } from '../machine/new-saga.js';
-import type { SagaSnapshot, UnitSnapshot } from '../machine/saga-snapshot.js';
+import { CANCELLED_ERROR } from '../machine/decide.js';
+import { unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Transition } from '../machine/transition.js';
 import { ACTIVE_SAGA_STATUSES, TERMINAL_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import { recordsetColumns, type Columns, type RecordOf } from './recordset.js';
@@ -14,6 +15,8 @@ import { uuidV7 } from './uuid-v7.js';
 export interface SagaTiming {
   /** Its first steps are due this long from now. @defaultValue 0 */
   startInMs?: number;
+  /** Its first steps are due at this time (instead of `startInMs`). */
+  startAt?: Date;
   /** It is cancelled with `DeadlineExceeded` this long after it starts. @defaultValue none */
   deadlineMs?: number;
 }
@@ -26,6 +29,8 @@ export interface DueUnit {
   delayMs: number;
   /** Its attempt is counted and marked running already (by the commit that scheduled it, or a claim). */
   claimed: boolean;
+  /** It waits for a time (a deadline, a timeout) or for its child saga: its job runs no attempt. */
+  due?: boolean;
 }
 
 export interface CreatedSaga {
@@ -57,7 +62,11 @@ const NEW_SAGA = {
   input: 'jsonb',
   key: 'text',
   start_in_ms: 'int',
+  /** As the client gave it, for the view (the units are due `start_in_ms` from the statement's now). */
+  start_at: 'text',
   deadline_in_ms: 'int',
+  parent_id: 'uuid',
+  parent_step: 'int',
   units: 'jsonb',
 } as const;
 
@@ -67,9 +76,14 @@ const NEW_UNIT = {
   step: 'int',
   name: 'text',
   group: 'text',
+  step_kind: 'text',
+  signal: 'text',
   status: 'text',
   due_in_ms: 'int',
 } as const;
+
+/** A new saga's rows, as one statement inserts them (a start, or a child step's child). */
+export type NewSagaRecord = RecordOf<typeof NEW_SAGA>;
 
 const UNIT_REF = { saga_id: 'uuid', key: 'text', seq: 'int' } as const;
 
@@ -102,6 +116,8 @@ const UNIT_CHANGE = {
   due_in_ms: 'int',
   unschedule: 'boolean',
   start: 'boolean',
+  payload: 'jsonb',
+  child_id: 'uuid',
 } as const;
 
 /**
@@ -126,60 +142,69 @@ export class SagaStore {
     idempotencyKey: string | undefined,
     timing: SagaTiming = {},
   ): Promise<StoredStart> {
-    const startInMs = timing.startInMs ?? 0;
-    const deadlineMs = timing.deadlineMs ?? def.deadlineMs;
+    return this.creates.push(SagaStore.newSaga(def, input, { ...timing, idempotencyKey }));
+  }
+
+  /** The rows of a new saga with a new id: its units from its definition, its timing, its parent. */
+  static newSaga(
+    def: SagaDefinition,
+    input: unknown,
+    options: SagaTiming & { idempotencyKey?: string; parent?: { id: string; step: number } },
+  ): NewSagaRecord {
+    const startInMs = options.startAt
+      ? Math.max(0, options.startAt.getTime() - Date.now())
+      : (options.startInMs ?? 0);
+    const deadlineMs = options.deadlineMs ?? def.deadlineMs;
     const deadlineInMs = deadlineMs === undefined ? undefined : startInMs + deadlineMs;
     const units = initialUnits(def, { startInMs, deadlineInMs }).map((u): RecordOf<typeof NEW_UNIT> => ({
       key: u.key,
       kind: u.kind,
       step: u.step,
       name: u.name,
-      group: u.step === null ? null : (def.steps[u.step].group ?? null),
+      group: u.group,
+      step_kind: u.stepKind,
+      signal: u.signal,
       status: u.status,
       due_in_ms: u.dueInMs,
     }));
-    return this.creates.push({
+    return {
       id: uuidV7(),
       name: def.name,
       version: def.version,
       input,
-      key: idempotencyKey ?? null,
+      key: options.idempotencyKey ?? null,
       start_in_ms: startInMs,
+      start_at: options.startAt?.toISOString() ?? null,
       deadline_in_ms: deadlineInMs ?? null,
+      parent_id: options.parent?.id ?? null,
+      parent_step: options.parent?.step ?? null,
       units,
-    });
+    };
   }
 
-  private readonly creates = new MicroBatcher<RecordOf<typeof NEW_SAGA>, StoredStart>(
+  /** The units a new saga's rows schedule: for the dispatcher, once they are committed. */
+  static dueUnitsOf(saga: NewSagaRecord): DueUnit[] {
+    return (saga.units as RecordOf<typeof NEW_UNIT>[])
+      .filter((u) => u.due_in_ms !== null)
+      .map((u) => ({
+        sagaId: saga.id!,
+        unit: u.key!,
+        seq: 1,
+        delayMs: u.due_in_ms!,
+        claimed: false,
+        due: u.status === UnitStatus.Waiting,
+      }));
+  }
+
+  private readonly creates = new MicroBatcher<NewSagaRecord, StoredStart>(
     (sagas) => this.createMany(sagas),
     // Two starts with one idempotency key must not share a statement: the second must see the first.
     (saga) => (saga.key === null ? saga.id! : `${saga.name}\u0000${saga.key}`),
   );
 
-  private async createMany(sagas: RecordOf<typeof NEW_SAGA>[]): Promise<StoredStart[]> {
+  private async createMany(sagas: NewSagaRecord[]): Promise<StoredStart[]> {
     const { sql } = this.database;
-    const inserted = await sql<{ id: string; name: string; status: SagaStatus }[]>`
-      WITH new AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb)
-          AS new(${sql.unsafe(recordsetColumns(NEW_SAGA))})
-      ), ins AS (
-        INSERT INTO sagas (id, name, version, status, input, idempotency_key, start_at, deadline_at)
-        SELECT id, name, version, 'pending', input, key,
-          CASE WHEN start_in_ms > 0 THEN now() + start_in_ms * interval '1 millisecond' END,
-          now() + deadline_in_ms * interval '1 millisecond'
-        FROM new
-        ON CONFLICT (name, idempotency_key) DO NOTHING
-        RETURNING id, name, status
-      ), units AS (
-        INSERT INTO saga_units (saga_id, key, kind, step_index, name, step_group, status, seq, due_at)
-        SELECT ins.id, u.key, u.kind, u.step, u.name, u."group", u.status, (u.due_in_ms IS NOT NULL)::int,
-          now() + u.due_in_ms * interval '1 millisecond'
-        FROM ins JOIN new ON new.id = ins.id,
-          jsonb_to_recordset(new.units) AS u(${sql.unsafe(recordsetColumns(NEW_UNIT))})
-      ), ev AS (
-        INSERT INTO saga_events (saga_id, type) SELECT id, 'saga_started' FROM ins
-      )
-      SELECT id, name, status FROM ins`;
+    const inserted = await this.insertSagas(sagas, sql);
     const created = new Map(inserted.map((row) => [row.id, row]));
     const taken = sagas.filter((saga) => !created.has(saga.id!));
     // Their keys were taken. Read in a new statement: a concurrent insert that won the race is not
@@ -199,11 +224,36 @@ export class SagaStore {
         const { id, name, status, sameInput } = found;
         return { id, name, status, created: false, sameInput, units: [] };
       }
-      const units = (saga.units as RecordOf<typeof NEW_UNIT>[])
-        .filter((u) => u.due_in_ms !== null)
-        .map((u) => ({ sagaId: row.id, unit: u.key!, seq: 1, delayMs: u.due_in_ms!, claimed: false }));
-      return { ...row, created: true, sameInput: true, units };
+      return { ...row, created: true, sameInput: true, units: SagaStore.dueUnitsOf(saga) };
     });
+  }
+
+  /** Inserts new sagas with their units and start events; those whose idempotency key is taken are not. */
+  private insertSagas(sagas: NewSagaRecord[], sql: StoreSql) {
+    return sql<{ id: string; name: string; status: SagaStatus }[]>`
+      WITH new AS (
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb)
+          AS new(${sql.unsafe(recordsetColumns(NEW_SAGA))})
+      ), ins AS (
+        INSERT INTO sagas (id, name, version, status, input, idempotency_key, start_at, deadline_at, parent_id,
+          parent_step)
+        SELECT id, name, version, 'pending', input, key,
+          coalesce(start_at::timestamptz, CASE WHEN start_in_ms > 0 THEN now() + start_in_ms * interval '1 millisecond' END),
+          now() + deadline_in_ms * interval '1 millisecond', parent_id, parent_step
+        FROM new
+        ON CONFLICT (name, idempotency_key) DO NOTHING
+        RETURNING id, name, status
+      ), units AS (
+        INSERT INTO saga_units (saga_id, key, kind, step_index, name, step_group, step_kind, signal, status, seq,
+          due_at)
+        SELECT ins.id, u.key, u.kind, u.step, u.name, u."group", u.step_kind, u.signal, u.status,
+          (u.due_in_ms IS NOT NULL)::int, now() + u.due_in_ms * interval '1 millisecond'
+        FROM ins JOIN new ON new.id = ins.id,
+          jsonb_to_recordset(new.units) AS u(${sql.unsafe(recordsetColumns(NEW_UNIT))})
+      ), ev AS (
+        INSERT INTO saga_events (saga_id, type) SELECT id, 'saga_started' FROM ins
+      )
+      SELECT id, name, status FROM ins`;
   }
 
   /**
@@ -240,8 +290,7 @@ export class SagaStore {
         WHERE sagas.id = ANY(${ids}::uuid[]) AND x.saga_id = ANY(${ids}::uuid[]) AND sagas.id = u.saga_id
           AND sagas.status IN ${sql(ACTIVE)}
           AND x.seq = u.seq AND x.due_at IS NOT NULL AND x.status IN ('pending', 'running')
-        RETURNING sagas.id, sagas.name, sagas.version, sagas.status, sagas.seq, sagas.cancel_requested,
-          sagas.input, u.key
+        RETURNING sagas.*, u.key
       ), claimed AS (
         UPDATE saga_units x SET
           status = 'running', attempts = x.attempts + 1, started_at = coalesce(x.started_at, now())
@@ -254,8 +303,8 @@ export class SagaStore {
         SELECT saga_id, CASE WHEN kind = 'step' THEN 'step_started' ELSE 'compensation_started' END, name, attempts
         FROM claimed
       )
-      SELECT s.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.input, ${unitsOf(sql)} AS units,
-        row_to_json(claimed) AS claimed, seen.seq AS seen_seq
+      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql)} AS units, row_to_json(claimed) AS claimed,
+        seen.seq AS seen_seq
       FROM s JOIN seen ON seen.id = s.id LEFT JOIN claimed ON claimed.saga_id = s.id`;
     // A claim that waited for another writer's lock on the saga row updated the row as that writer
     // left it, but read the units as they were before: a statement of its own reads them again.
@@ -264,7 +313,11 @@ export class SagaStore {
     const byId = new Map(
       rows.map((row) => {
         const reread = fresh[raced.indexOf(row)];
-        if (reread) return [row.id, reread];
+        // Claimed, and still running when read again (another delivery may have recorded it since).
+        const unit = units.find((u) => u.saga_id === row.id)!;
+        const still = reread?.units.find((u) => u.key === unit.key && u.seq === unit.seq);
+        if (raced.includes(row))
+          return [row.id, row.claimed && still?.status === UnitStatus.Running ? reread : undefined];
         // The units were read from the statement's snapshot, before the claim counted this attempt.
         const snapshot = toSnapshot({
           ...row,
@@ -279,14 +332,19 @@ export class SagaStore {
   }
 
   /** Commits one transition, in a statement shared with concurrent ones; false if the saga moved on. */
-  async record(transition: Transition): Promise<boolean> {
+  /**
+   * Commits one transition, in a statement shared with concurrent ones. Returns the units it
+   * scheduled in other sagas (children it started, asked to stop or woke), for the dispatcher; or
+   * false if the saga moved on.
+   */
+  async record(transition: Transition): Promise<DueUnit[] | false> {
     return this.records.push(transition);
   }
 
-  private readonly records = new MicroBatcher<Transition, boolean>(
+  private readonly records = new MicroBatcher<Transition, DueUnit[] | false>(
     async (transitions) => {
       const committed = await this.commit(transitions);
-      return transitions.map((t) => committed.has(t.sagaId));
+      return transitions.map((t) => committed.get(t.sagaId) ?? false);
     },
     (transition) => transition.sagaId,
   );
@@ -303,8 +361,7 @@ export class SagaStore {
   /** The saga as it is now, without claiming anything. */
   async snapshot(sagaId: string, sql: StoreSql = this.database.sql): Promise<SagaSnapshot | undefined> {
     const [row] = await sql<SnapshotRow[]>`
-      SELECT s.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.input, ${unitsOf(sql)} AS units
-      FROM sagas s WHERE s.id = ${sagaId}`;
+      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql)} AS units FROM sagas s WHERE s.id = ${sagaId}`;
     return row && toSnapshot(row);
   }
 
@@ -312,8 +369,63 @@ export class SagaStore {
    * Commits transitions, each only if its saga is still at the transition's `seq`. Returns the
    * ids of the sagas whose transition was committed; the others changed meanwhile.
    */
-  async commit(transitions: Transition[], sql: StoreSql = this.database.sql): Promise<Set<string>> {
-    if (transitions.length === 0) return new Set();
+  async commit(transitions: Transition[], sql?: StoreSql): Promise<Map<string, DueUnit[]>> {
+    if (transitions.length === 0) return new Map();
+    const reachOut = transitions.some((t) => t.children.length || t.stopChildren.length || t.wakeParent);
+    // What a transition does to other sagas commits with it: in one transaction.
+    if (reachOut && !sql)
+      return this.database.sql.begin((tx) => this.commit(transitions, tx)) as Promise<Map<string, DueUnit[]>>;
+    sql ??= this.database.sql;
+    const ids = await this.commitStatement(transitions, sql);
+    const committed = new Map<string, DueUnit[]>();
+    for (const t of transitions.filter((x) => ids.has(x.sagaId))) {
+      const others: DueUnit[] = [];
+      if (t.children.length) {
+        const records = t.children.map((child) => child.record as NewSagaRecord);
+        await this.insertSagas(records, sql);
+        others.push(...records.flatMap(SagaStore.dueUnitsOf));
+      }
+      if (t.stopChildren.length) others.push(...(await this.stopSagas(t.stopChildren, sql)));
+      if (t.wakeParent) others.push(...(await this.wakeParent(t.wakeParent, sql)));
+      committed.set(t.sagaId, others);
+    }
+    return committed;
+  }
+
+  /**
+   * Asks sagas to stop, for their parent: each is flagged (so that a transition decided before does
+   * not commit) and its control unit is due now, to stop it going forward. A completed one is
+   * compensated: the one way out of a terminal status, for a parent that undoes the step that ran it.
+   */
+  private async stopSagas(ids: string[], sql: StoreSql): Promise<DueUnit[]> {
+    return sql<DueUnit[]>`
+      WITH s AS (
+        UPDATE sagas SET cancel_requested = true, seq = seq + 1, updated_at = now(),
+          status = CASE WHEN status = 'completed' THEN 'compensating' ELSE status END,
+          error = CASE WHEN status = 'completed' THEN ${JSON.stringify(CANCELLED_ERROR)}::text::jsonb ELSE error END,
+          completed_at = CASE WHEN status = 'completed' THEN NULL ELSE completed_at END
+        WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND status IN ('pending', 'running', 'compensating', 'completed')
+        RETURNING id, status
+      ), ev AS (
+        INSERT INTO saga_events (saga_id, type) SELECT id, 'cancel_requested' FROM s
+      )
+      INSERT INTO saga_units (saga_id, key, kind, name, status, seq, due_at)
+      SELECT id, ${unitKey.control}, 'control', ${unitKey.control}, 'waiting', 1, now() FROM s
+      ON CONFLICT (saga_id, key) DO UPDATE SET status = 'waiting', seq = saga_units.seq + 1, due_at = now()
+      RETURNING saga_id AS "sagaId", key AS unit, seq, 0 AS "delayMs", false AS claimed, true AS due`;
+  }
+
+  /** Wakes the step of the parent that waits for this saga (to run it, or to undo it), if it still waits. */
+  private async wakeParent(parent: { id: string; step: number }, sql: StoreSql): Promise<DueUnit[]> {
+    const keys = [unitKey.step(parent.step), unitKey.compensation(parent.step)];
+    return sql<DueUnit[]>`
+      UPDATE saga_units SET due_at = now(), seq = seq + 1
+      WHERE saga_id = ${parent.id} AND key IN ${sql(keys)} AND status = 'waiting'
+      RETURNING saga_id AS "sagaId", key AS unit, seq, 0 AS "delayMs", false AS claimed, true AS due`;
+  }
+
+  /** The statement that commits transitions, each only if its saga is still at `seq`; returns their ids. */
+  private async commitStatement(transitions: Transition[], sql: StoreSql): Promise<Set<string>> {
     const payload = transitions.map((t): RecordOf<typeof TRANSITION> => ({
       saga_id: t.sagaId,
       seq: t.seq,
@@ -340,6 +452,8 @@ export class SagaStore {
           due_in_ms: u.dueInMs ?? null,
           unschedule: u.dueInMs === null,
           start: u.start === true,
+          payload: u.payload ?? null,
+          child_id: u.childId ?? null,
         }),
       ),
       events: t.events,
@@ -374,7 +488,9 @@ export class SagaStore {
             WHEN p.unschedule THEN NULL ELSE x.due_at END,
           started_at = CASE WHEN p.start THEN coalesce(x.started_at, now()) ELSE x.started_at END,
           finished_at = CASE WHEN p.ended THEN now() ELSE x.finished_at END,
-          ended_seq = CASE WHEN p.ended THEN p.saga_seq ELSE x.ended_seq END
+          ended_seq = CASE WHEN p.ended THEN p.saga_seq ELSE x.ended_seq END,
+          payload = coalesce(p.payload, x.payload),
+          child_id = coalesce(p.child_id, x.child_id)
         FROM p
         WHERE x.saga_id = ANY(${ids}::uuid[]) AND x.saga_id = p.saga_id AND x.key = p.key AND p."create" IS NOT TRUE
       ), created AS (
@@ -401,7 +517,7 @@ export class SagaStore {
   async withLockedSaga(
     sagaId: string,
     decide: (saga: SagaSnapshot, sql: StoreSql) => Promise<Transition | undefined>,
-  ): Promise<{ saga: SagaSnapshot; transition?: Transition } | undefined> {
+  ): Promise<{ saga: SagaSnapshot; transition?: Transition; others: DueUnit[] } | undefined> {
     return this.database.sql.begin(async (tx) => {
       // Locked first, then read by a statement of its own: a statement that waits for a row lock
       // sees the row as the other writer left it, but the rest (the units) as they were before.
@@ -409,9 +525,28 @@ export class SagaStore {
       if (!locked) return undefined;
       const saga = (await this.snapshot(sagaId, tx))!;
       const transition = await decide(saga, tx);
-      if (transition) await this.commit([transition], tx);
-      return { saga, transition };
-    }) as Promise<{ saga: SagaSnapshot; transition?: Transition } | undefined>;
+      const others = transition ? (await this.commit([transition], tx)).get(sagaId)! : [];
+      return { saga, transition, others };
+    }) as Promise<{ saga: SagaSnapshot; transition?: Transition; others: DueUnit[] } | undefined>;
+  }
+
+  /**
+   * Keeps a signal in the saga's inbox; false when one with this Idempotency-Key was delivered to
+   * this saga already (then nothing is written).
+   */
+  async receiveSignal(
+    sagaId: string,
+    signal: string,
+    idempotencyKey: string | undefined,
+    payload: unknown,
+    sql: StoreSql,
+  ): Promise<boolean> {
+    const rows = await sql`
+      INSERT INTO saga_signals (saga_id, name, idempotency_key, payload)
+      VALUES (${sagaId}, ${signal}, ${idempotencyKey ?? null}, ${JSON.stringify(payload)}::text::jsonb)
+      ON CONFLICT (saga_id, name, idempotency_key) DO NOTHING
+      RETURNING id`;
+    return rows.length === 1;
   }
 
   /** Sets the saga's cancel flag, for the transitions decided from now on. */
@@ -430,7 +565,7 @@ export class SagaStore {
     const { sql } = this.database;
     return sql<(DueUnit & UnitCursor)[]>`
       SELECT u.saga_id AS "sagaId", u.key AS unit, u.seq, 0 AS "delayMs", u.status = 'running' AS claimed,
-        u.due_at AS "dueAt"
+        u.status = 'waiting' AS due, u.due_at AS "dueAt"
       FROM sagas s JOIN saga_units u ON u.saga_id = s.id
       WHERE s.status IN ${sql(ACTIVE)} AND u.due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (u.due_at, u.saga_id, u.key) > (${cursor.dueAt}, ${cursor.sagaId}, ${cursor.unit})` : sql``}
@@ -457,6 +592,10 @@ interface UnitRow {
   due_at: string | null;
   output: unknown;
   ended_seq: number | null;
+  payload: unknown;
+  child_id: string | null;
+  child_status: SagaStatus | null;
+  child_output: unknown;
 }
 
 interface SnapshotRow {
@@ -467,6 +606,8 @@ interface SnapshotRow {
   seq: number;
   cancel_requested: boolean;
   input: unknown;
+  parent_id: string | null;
+  parent_step: number | null;
   units: UnitRow[];
 }
 
@@ -479,6 +620,7 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
     seq: row.seq,
     cancelRequested: row.cancel_requested,
     input: row.input,
+    parent: row.parent_id === null ? null : { id: row.parent_id, step: row.parent_step! },
     units: row.units.map((u) => ({
       key: u.key,
       kind: u.kind,
@@ -490,6 +632,8 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
       scheduled: u.due_at !== null,
       output: u.output,
       endedAt: u.ended_seq,
+      payload: u.payload,
+      child: u.child_id === null ? null : { id: u.child_id, status: u.child_status!, output: u.child_output },
     })),
   };
 }
@@ -514,9 +658,18 @@ function uuidArray(ids: string[]): string {
 
 /** The columns of a unit that a snapshot holds, for a query in which the unit row is aliased `x`. */
 const UNIT_COLUMNS =
-  'x.key, x.kind, x.step_index, x.name, x.status, x.seq, x.attempts, x.due_at, x.output, x.ended_seq';
+  'x.key, x.kind, x.step_index, x.name, x.status, x.seq, x.attempts, x.due_at, x.output, x.ended_seq, x.payload, x.child_id';
 
-/** The saga's units as JSON rows, for a query in which the saga row is aliased `s`. */
+/** The columns of a saga that a snapshot holds, for a query in which the saga row is aliased `s`. */
+const SAGA_COLUMNS =
+  's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.input, s.parent_id, s.parent_step';
+
+/**
+ * The saga's units as JSON rows, for a query in which the saga row is aliased `s`; a child step's
+ * with its child saga as it is now.
+ */
 function unitsOf(sql: StoreSql) {
-  return sql`(SELECT json_agg(u) FROM (SELECT ${sql.unsafe(UNIT_COLUMNS)} FROM saga_units x WHERE x.saga_id = s.id) u)`;
+  return sql`(SELECT json_agg(u) FROM (
+    SELECT ${sql.unsafe(UNIT_COLUMNS)}, c.status AS child_status, c.output AS child_output
+    FROM saga_units x LEFT JOIN sagas c ON c.id = x.child_id WHERE x.saga_id = s.id) u)`;
 }

@@ -12,6 +12,7 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import { sql } from 'drizzle-orm';
 
 const timestamptz = (name: string) => timestamp(name, { withTimezone: true, mode: 'date' });
 
@@ -44,6 +45,9 @@ export function sagaTables(schema: PgSchema) {
       createdAt: timestamptz('created_at').notNull().defaultNow(),
       updatedAt: timestamptz('updated_at').notNull().defaultNow(),
       completedAt: timestamptz('completed_at'),
+      /** The saga whose child step started this one, and that step's index. */
+      parentId: uuid('parent_id'),
+      parentStep: integer('parent_step'),
       /** When a scheduled start is due (null: started at once). */
       startAt: timestamptz('start_at'),
       deadlineAt: timestamptz('deadline_at'),
@@ -52,6 +56,10 @@ export function sagaTables(schema: PgSchema) {
       uniqueIndex('sagas_name_idempotency_key_idx').on(t.name, t.idempotencyKey),
       index('sagas_name_id_idx').on(t.name, t.id),
       index('sagas_status_id_idx').on(t.status, t.id),
+      // Only children are indexed: the other sagas' inserts do not pay for it.
+      index('sagas_parent_id_idx')
+        .on(t.parentId, t.id)
+        .where(sql`${t.parentId} IS NOT NULL`),
     ],
   );
 
@@ -74,6 +82,9 @@ export function sagaTables(schema: PgSchema) {
       name: text('name').notNull(),
       /** The parallel group of a step unit, if any. */
       stepGroup: text('step_group'),
+      /** What a step unit's step does: `task`, `wait` (for `signal`) or `child`. */
+      stepKind: text('step_kind').notNull().default('task'),
+      signal: text('signal'),
       status: text('status').notNull(),
       seq: integer('seq').notNull().default(0),
       attempts: integer('attempts').notNull().default(0),
@@ -85,6 +96,10 @@ export function sagaTables(schema: PgSchema) {
       error: jsonb('error'),
       /** The saga's `seq` when it ended: compensation runs in the reverse of this order. */
       endedSeq: integer('ended_seq'),
+      /** A wait step's signal payload, once it has one (it may arrive before the step waits). */
+      payload: jsonb('payload'),
+      /** A child step's child saga, once started. */
+      childId: uuid('child_id'),
     },
     (t) => [primaryKey({ columns: [t.sagaId, t.key] })],
   );
@@ -107,7 +122,26 @@ export function sagaTables(schema: PgSchema) {
     },
     (t) => [primaryKey({ columns: [t.sagaId, t.id] })],
   );
-  return { sagas, sagaUnits, sagaEvents };
+  /**
+   * Every signal delivered to a saga, kept whether or not a step took it yet (a wait step takes it
+   * into its unit's payload): the inbox, and the record of which Idempotency-Keys were delivered.
+   */
+  const sagaSignals = schema.table(
+    'saga_signals',
+    {
+      id: bigserial('id', { mode: 'number' }).notNull(),
+      sagaId: uuid('saga_id').notNull(),
+      name: text('name').notNull(),
+      idempotencyKey: text('idempotency_key'),
+      payload: jsonb('payload'),
+      receivedAt: timestamptz('received_at').notNull().defaultNow(),
+    },
+    (t) => [
+      primaryKey({ columns: [t.sagaId, t.id] }),
+      uniqueIndex('saga_signals_key_idx').on(t.sagaId, t.name, t.idempotencyKey),
+    ],
+  );
+  return { sagas, sagaUnits, sagaEvents, sagaSignals };
 }
 
 /**
@@ -115,4 +149,4 @@ export function sagaTables(schema: PgSchema) {
  * (`drizzle-saga.config.ts`), and the row types. Queries use the tables of the configured schema.
  */
 export const sagaSchema = pgSchema(DEFAULT_SAGA_SCHEMA);
-export const { sagas, sagaUnits, sagaEvents } = sagaTables(sagaSchema);
+export const { sagas, sagaUnits, sagaEvents, sagaSignals } = sagaTables(sagaSchema);

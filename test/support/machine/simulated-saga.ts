@@ -91,6 +91,7 @@ export class SimulatedSaga {
       seq: 1,
       cancelRequested: false,
       input: {},
+      parent: null,
       units: units.map((u) => ({
         key: u.key,
         kind: u.kind,
@@ -102,6 +103,8 @@ export class SimulatedSaga {
         scheduled: u.dueInMs !== null,
         output: null,
         endedAt: null,
+        payload: null,
+        child: null,
       })),
     };
   }
