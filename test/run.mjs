@@ -1,4 +1,5 @@
-// Runs the compiled test files (dist/test/**/*.test.js) with node's test runner.
+// Runs the compiled test files (dist/test/**/*.test.js, and the examples' in dist/examples) with
+// node's test runner.
 // `node test/run.mjs unit` or `node test/run.mjs integration/http` runs a subset.
 import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
@@ -15,7 +16,7 @@ function collect(dir) {
   });
 }
 
-const files = collect(join(root, 'test'))
+const files = [...collect(join(root, 'test')), ...collect(join(root, 'examples'))]
   .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
   .sort();
 if (files.length === 0) {

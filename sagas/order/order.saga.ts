@@ -18,8 +18,9 @@ export class OrderSaga {
   }
 
   @Compensate('reserveInventory')
-  releaseInventory(ctx: CompensationContext<OrderInput>): Promise<{ released: boolean }> {
-    return this.inventory.release(ctx.result<Reservation>('reserveInventory').reservationId);
+  releaseInventory(ctx: CompensationContext<OrderInput, OrderSaga>): Promise<{ released: boolean }> {
+    // Without compensateOnFailure, a step is compensated only once it completed: its output is there.
+    return this.inventory.release(ctx.result('reserveInventory')!.reservationId);
   }
 
   // A charge that timed out may still have gone through, so a finally failed charge is refunded too.

@@ -11,7 +11,13 @@ export type {
   SignalOptions,
 } from './definition/saga-options.interface.js';
 export type { RetryOptions, BackoffOptions } from './definition/retry-policy.js';
-export type { StepContext, CompensationContext, SignalContext } from './execution/step-context.interface.js';
+export type {
+  StepContext,
+  CompensationContext,
+  SignalContext,
+  StepName,
+  StepOutput,
+} from './execution/step-context.interface.js';
 export { SagaService, type SagaSummary } from './execution/saga.service.js';
 export { SagaQueries, type SagaListFilter } from './store/saga-queries.js';
 export { migrateSagaSchema } from './store/migrate-saga-schema.js';
