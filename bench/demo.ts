@@ -1,5 +1,7 @@
 // `npm run demo`: what to run first. Starts a few hundred `order` sagas over HTTP (most succeed,
-// some are retried, some are compensated), shows them finish, and explains what happened.
+// some are retried, some are compensated), then a few `trip` sagas (parallel bookings, an approval
+// the demo sends as a signal, a child `payment` saga; one rejected, one declined), shows them
+// finish, and explains what happened.
 import { randomBytes } from 'node:crypto';
 import type { SagaView } from '../src/saga/index.js';
 import { cleanUpOnInterrupt, once, wasInterrupted } from './support/cleanup.js';
@@ -11,8 +13,11 @@ import { createProgress } from './support/progress.js';
 import { mapWithConcurrency, SagaHttpClient, TERMINAL_STATUSES } from './support/saga-http.js';
 import { renderSagaSteps, summarizeSagas } from './support/saga-summary.js';
 import { renderTable } from './support/table.js';
+import { reportTrips, runTrips } from './support/trip-demo.js';
 
-const USAGE = `usage: npm run demo -- [--n 300] [--url http://host:port] [--keep]
+const USAGE = `usage: npm run demo -- [--n 300] [--trips 12] [--url http://host:port] [--keep]
+  --n     order sagas to run
+  --trips trip sagas to run after the orders
   --url   drive an app that is already running (with API_KEY from the environment, if it needs one)
   --keep  keep the demo database and Redis keys afterwards`;
 const DEMO_DATABASE = 'sagas_demo';
@@ -20,12 +25,19 @@ const DEMO_QUEUE_PREFIX = 'saga-demo';
 /** Requests in flight at once: a handful of clients, not a load test. */
 const HTTP_CONCURRENCY = 20;
 const FINISH_TIMEOUT_MS = 50_000;
+const TRIP_FINISH_TIMEOUT_MS = 30_000;
 
 const flags = parseFlags(
-  { n: { type: 'string' }, url: { type: 'string' }, keep: { type: 'boolean', default: false } },
+  {
+    n: { type: 'string' },
+    trips: { type: 'string' },
+    url: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
   USAGE,
 );
 const sagaCount = positiveInteger(flags.n, 'n', 300);
+const tripCount = positiveInteger(flags.trips, 'trips', 12);
 
 async function main(): Promise<number> {
   let environment: IsolatedEnvironment | undefined;
@@ -52,9 +64,12 @@ async function main(): Promise<number> {
   let exampleId: string | undefined;
   try {
     // An app started on its own may require its API_KEY; the one started here does not.
-    const outcome = await runDemo(new SagaHttpClient(url, environment ? undefined : process.env.API_KEY));
+    const http = new SagaHttpClient(url, environment ? undefined : process.env.API_KEY);
+    const runId = randomBytes(3).toString('hex');
+    const outcome = await runDemo(http, runId);
     exampleId = outcome.exampleId;
-    return outcome.code;
+    const trips = await runTrips(http, runId, tripCount, createProgress(true), TRIP_FINISH_TIMEOUT_MS);
+    return Math.max(outcome.code, reportTrips(trips));
   } finally {
     await closeApp?.();
     if (environment && !flags.keep) await environment.destroy();
@@ -97,7 +112,7 @@ interface DemoOutcome {
   exampleId?: string;
 }
 
-async function runDemo(http: SagaHttpClient): Promise<DemoOutcome> {
+async function runDemo(http: SagaHttpClient, runId: string): Promise<DemoOutcome> {
   const kinds = Array.from({ length: sagaCount }, (_, i) => cardKindOf(i));
   const count = (kind: CardKind) => kinds.filter((k) => k === kind).length;
   console.log(
@@ -114,7 +129,6 @@ async function runDemo(http: SagaHttpClient): Promise<DemoOutcome> {
     return TERMINAL_STATUSES.reduce((sum, s) => sum + (counts.get(s) ?? 0) - (before.get(s) ?? 0), 0);
   };
 
-  const runId = randomBytes(3).toString('hex');
   const progress = createProgress(true);
   progress.start('order sagas finished', sagaCount);
   let posted = 0;
@@ -188,7 +202,7 @@ function report(views: SagaView[], kinds: CardKind[], wallSeconds: number): Demo
       console.log(`  ${view.id}: ${view.status}\n${renderSagaSteps(view)}`);
     return { code: 1, exampleId: wrong[0].id };
   }
-  console.log('\nEvery saga ended as its card said it would.');
+  console.log('\nEvery order ended as its card said it would.');
   return { code: 0, exampleId };
 }
 

@@ -1,5 +1,7 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { OrderModule } from '../sagas/order/order.module.js';
+import { PaymentModule } from '../sagas/payment/payment.module.js';
+import { TripModule } from '../sagas/trip/trip.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { SagaModule } from './saga/index.js';
@@ -8,7 +10,7 @@ import { SagaModule } from './saga/index.js';
  * The application's saga modules: add yours here. `npm start` serves exactly these (through
  * `serve()`), and so do the demo and the tests that do not name their own.
  */
-export const SAGA_MODULES: readonly (Type | DynamicModule)[] = [OrderModule];
+export const SAGA_MODULES: readonly (Type | DynamicModule)[] = [OrderModule, PaymentModule, TripModule];
 
 /** The application: the saga engine configured from the environment, plus its saga modules. */
 @Module({})

@@ -26,6 +26,20 @@ export class SagaHttpClient {
     return body as { id: string; status: string };
   }
 
+  /** Sends a signal to a saga: 202 when accepted (kept until a step of the saga waits for it). */
+  async signal(id: string, signal: string, payload: unknown): Promise<void> {
+    const response = await fetch(`${this.baseUrl}/sagas/${id}/signals/${signal}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...this.auth },
+      body: JSON.stringify(payload),
+    });
+    if (response.status !== 202) {
+      const body = await response.text();
+      throw new Error(`POST /sagas/${id}/signals/${signal} answered ${response.status}: ${body}`);
+    }
+    await response.body?.cancel();
+  }
+
   async get(id: string): Promise<SagaView> {
     const response = await fetch(`${this.baseUrl}/sagas/${id}`, { headers: this.auth });
     const body = await response.json();

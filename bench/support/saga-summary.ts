@@ -1,4 +1,4 @@
-import type { SagaView } from '../../src/saga/index.js';
+import type { SagaView, StepView } from '../../src/saga/index.js';
 import { distribution, type Distribution } from './percentiles.js';
 import { renderTable } from './table.js';
 
@@ -37,10 +37,14 @@ export function summarizeSagas(views: SagaView[]): SagaRunSummary {
 
 /** A saga's steps as a small table: what a newcomer should look at first. */
 export function renderSagaSteps(view: SagaView): string {
+  const steps = (view.steps ?? []) as StepOfAnyKind[];
+  // Only sagas with parallel groups, waits or child sagas get the column that says how a step runs.
+  const showRuns = steps.some((step) => step.group || step.kind !== 'task');
   return renderTable(
-    ['step', 'status', 'attempts', 'compensation', 'error'],
-    (view.steps ?? []).map((step) => [
+    ['step', ...(showRuns ? ['runs'] : []), 'status', 'attempts', 'compensation', 'error'],
+    steps.map((step) => [
       step.name,
+      ...(showRuns ? [howItRuns(step)] : []),
       step.status,
       step.attempts,
       step.compensation ? `${step.compensation.status}, ${attempts(step.compensation.attempts)}` : '',
@@ -50,6 +54,17 @@ export function renderSagaSteps(view: SagaView): string {
     .split('\n')
     .map((line) => `    ${line}`)
     .join('\n');
+}
+
+/** A step of any kind, with the view fields of wait and child steps (DESIGN.md). */
+type StepOfAnyKind = Omit<StepView, 'kind'> & { kind: string; waitingFor?: string; childId?: string };
+
+function howItRuns(step: StepOfAnyKind): string {
+  if (step.group) return `in parallel (${step.group})`;
+  if (step.kind === 'wait')
+    return step.waitingFor ? `waits for signal ${step.waitingFor}` : 'waits for a signal';
+  if (step.kind === 'child') return step.childId ? `child saga ${step.childId}` : 'child saga';
+  return '';
 }
 
 function attempts(count: number): string {
