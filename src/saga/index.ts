@@ -21,7 +21,7 @@ export type {
 export { SagaService, type SagaSummary } from './execution/saga.service.js';
 export { SagaQueries, type SagaListFilter } from './store/saga-queries.js';
 export { migrateSagaSchema } from './store/migrate-saga-schema.js';
-export type { SagaView, StepView, CompensationView, SagaEventView } from './store/saga-views.js';
+export type { SagaView, StepView, CompensationView, ChildView, SagaEventView } from './store/saga-views.js';
 export { SagaStatus, StepStatus, CompensationStatus } from './saga-status.js';
 export { NonRetryableError } from './errors/non-retryable.error.js';
 export { StepTimeoutError } from './errors/step-timeout.error.js';
