@@ -15,6 +15,7 @@ const STATUS_BY_ERROR_NAME = new Map([
   ['UnknownSagaError', 404],
   ['SagaNotFoundError', 404],
   ['SagaConflictError', 409],
+  ['SagaVersionUnavailableError', 503],
 ]);
 
 /**

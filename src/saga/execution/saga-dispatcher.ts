@@ -42,11 +42,13 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
-      const jobs = units.map(({ sagaId, unit, seq, delayMs, claimed, snapshot, committedAt }) => ({
-        name: 'unit',
-        data: { sagaId, unit, seq, claimed, snapshot, committedAt },
-        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
-      }));
+      const jobs = units.map(
+        ({ sagaId, unit, seq, delayMs, claimed, sagaName, sagaVersion, snapshot, committedAt }) => ({
+          name: 'unit',
+          data: { sagaId, unit, seq, claimed, sagaName, sagaVersion, snapshot, committedAt },
+          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
+        }),
+      );
       // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
       // created: a cost worth sharing between jobs, and not worth paying for one.
       const [job] = jobs;
@@ -103,6 +105,8 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
         seq: after.units.find((x) => x.key === u.key)!.seq,
         delayMs: u.dueInMs!,
         claimed: u.start === true,
+        sagaName: saga.name,
+        sagaVersion: saga.version,
       };
       return u.start && carried ? { ...unit, ...carried } : unit;
     });

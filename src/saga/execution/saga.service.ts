@@ -5,6 +5,7 @@ import { SagaEventLog } from '../observability/saga-event-log.js';
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { SagaConflictError } from '../errors/saga-conflict.error.js';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
+import { SagaVersionUnavailableError } from '../errors/saga-version-unavailable.error.js';
 import { UnknownSagaError } from '../errors/unknown-saga.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
 import { decide } from '../machine/decide.js';
@@ -101,7 +102,7 @@ export class SagaService {
   ): Promise<SagaSummary> {
     const outcome = await this.store.withLockedSaga(id, async (locked, sql) => {
       const saga = await check(locked, sql);
-      const transition = decide(this.definition(saga.name), saga, input);
+      const transition = decide(this.startedOn(saga), saga, input);
       // Nothing to change (a cancel of a saga that is compensating already): nothing to commit.
       return transition.units.length > 0 || transition.events.length > 0 || transition.status !== saga.status
         ? transition
@@ -115,6 +116,13 @@ export class SagaService {
       if (transition.abortRunning) this.cancellations.publishSoon(id);
     }
     return { id: saga.id, name: saga.name, status: transition?.status ?? saga.status };
+  }
+
+  /** The definition a saga started on: it finishes on it, whatever versions were deployed since. */
+  private startedOn(saga: SagaSnapshot): SagaDefinition {
+    const def = this.registry.findVersion(saga.name, saga.version);
+    if (!def) throw new SagaVersionUnavailableError(saga.id, saga.name, saga.version);
+    return def;
   }
 
   private definition(name: string): SagaDefinition {

@@ -26,6 +26,9 @@ export interface DueUnit {
   delayMs: number;
   /** Its attempt is counted and marked running already (by the commit that scheduled it, or a claim). */
   claimed: boolean;
+  /** The definition its saga started on: only a worker that has it may run the unit. */
+  sagaName: string;
+  sagaVersion: number;
 }
 
 export interface CreatedSaga {
@@ -201,7 +204,15 @@ export class SagaStore {
       }
       const units = (saga.units as RecordOf<typeof NEW_UNIT>[])
         .filter((u) => u.due_in_ms !== null)
-        .map((u) => ({ sagaId: row.id, unit: u.key!, seq: 1, delayMs: u.due_in_ms!, claimed: false }));
+        .map((u) => ({
+          sagaId: row.id,
+          unit: u.key!,
+          seq: 1,
+          delayMs: u.due_in_ms!,
+          claimed: false,
+          sagaName: saga.name!,
+          sagaVersion: saga.version!,
+        }));
       return { ...row, created: true, sameInput: true, units };
     });
   }
@@ -430,7 +441,7 @@ export class SagaStore {
     const { sql } = this.database;
     return sql<(DueUnit & UnitCursor)[]>`
       SELECT u.saga_id AS "sagaId", u.key AS unit, u.seq, 0 AS "delayMs", u.status = 'running' AS claimed,
-        u.due_at AS "dueAt"
+        s.name AS "sagaName", s.version AS "sagaVersion", u.due_at AS "dueAt"
       FROM sagas s JOIN saga_units u ON u.saga_id = s.id
       WHERE s.status IN ${sql(ACTIVE)} AND u.due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (u.due_at, u.saga_id, u.key) > (${cursor.dueAt}, ${cursor.sagaId}, ${cursor.unit})` : sql``}
