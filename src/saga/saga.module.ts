@@ -14,6 +14,7 @@ import { SAGA_QUEUE } from './execution/saga-queue.js';
 import { SagaReconciler } from './execution/saga-reconciler.js';
 import { SagaService } from './execution/saga.service.js';
 import { StepInvoker } from './execution/step-invoker.js';
+import { SagaVersionGate } from './execution/saga-version-gate.js';
 import { StepWorker } from './execution/step.worker.js';
 import { SagaEventLog } from './observability/saga-event-log.js';
 import { SagaMetrics } from './observability/saga-metrics.js';
@@ -87,6 +88,7 @@ export class SagaModule {
         SagaDispatcher,
         StepInvoker,
         StepWorker,
+        SagaVersionGate,
         SagaReconciler,
         SagaService,
         CancellationBus,

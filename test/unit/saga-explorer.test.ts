@@ -19,6 +19,26 @@ class ShipmentSaga {
   ship() {}
 }
 
+/** A newer version of shipment, registered beside the first one. */
+@Saga({ name: 'shipment', version: 2, input: z.object({}) })
+class ShipmentSagaV2 {
+  @Step()
+  pack() {}
+
+  @Step()
+  insure() {}
+
+  @Step()
+  ship() {}
+}
+
+/** Another class that says it is shipment@2. */
+@Saga({ name: 'shipment', version: 2, input: z.object({}) })
+class ShipmentSagaCopy {
+  @Step()
+  ship() {}
+}
+
 @Saga({ name: 'refund', version: 3, input: z.object({}) })
 class RefundSaga {
   @Step()
@@ -75,6 +95,25 @@ describe('SagaExplorer: what it reports at boot', () => {
     assert.deepEqual(await explorerLogFor([ShipmentSaga, RefundSaga]), [
       { level: 'log', message: 'Found 2 sagas: shipment@1 (pack → ship), refund@3 (refund)' },
     ]);
+  });
+
+  it('lists every version of a saga registered in several, and counts the saga once', async () => {
+    assert.deepEqual(await explorerLogFor([ShipmentSagaV2, RefundSaga, ShipmentSaga]), [
+      {
+        level: 'log',
+        message:
+          'Found 2 sagas: shipment@1 (pack → ship), shipment@2 (pack → insure → ship), refund@3 (refund)',
+      },
+    ]);
+  });
+
+  it('stops the boot when two classes declare one name@version, naming both', async () => {
+    await assert.rejects(explorerLogFor([ShipmentSaga, ShipmentSagaV2, ShipmentSagaCopy]), {
+      name: 'SagaDefinitionError',
+      message:
+        'Invalid saga ShipmentSagaCopy: shipment@2 is already declared by ShipmentSagaV2: ' +
+        'a new definition of a saga needs a higher version',
+    });
   });
 
   it('says "1 saga" for one', async () => {

@@ -16,6 +16,7 @@ const STATUS_BY_ERROR_NAME = new Map([
   ['UnknownSignalError', 404],
   ['SagaNotFoundError', 404],
   ['SagaConflictError', 409],
+  ['SagaVersionUnavailableError', 503],
 ]);
 
 /**

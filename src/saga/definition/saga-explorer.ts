@@ -52,7 +52,10 @@ export class SagaExplorer implements OnModuleInit {
     }
   }
 
-  /** One line that says what this process serves, so a saga that was never registered shows at boot, not as a 404. */
+  /**
+   * One line that says what this process serves (every version of every saga), so a saga that was
+   * never registered shows at boot, not as a 404.
+   */
   private reportFound(definitions: SagaDefinition[]): void {
     if (definitions.length === 0) {
       this.logger.warn(
@@ -61,11 +64,11 @@ export class SagaExplorer implements OnModuleInit {
       );
       return;
     }
+    // Every version is listed: the older ones are what this process can still finish.
     const described = definitions.map(
       (d) => `${d.name}@${d.version} (${d.steps.map((step) => step.name).join(' → ')})`,
     );
-    this.logger.log(
-      `Found ${definitions.length} saga${definitions.length === 1 ? '' : 's'}: ${described.join(', ')}`,
-    );
+    const sagas = new Set(definitions.map((d) => d.name)).size;
+    this.logger.log(`Found ${sagas} saga${sagas === 1 ? '' : 's'}: ${described.join(', ')}`);
   }
 }

@@ -4,7 +4,11 @@ import type { RetryOptions } from './retry-policy.js';
 export interface SagaOptions<Input extends ZodType = ZodType> {
   /** Unique name; it is the `{name}` in `POST /sagas/{name}`. */
   name: string;
-  /** Version of the definition, stored with every saga started from it. @defaultValue 1 */
+  /**
+   * Version of the definition, stored with every saga started from it, which finishes on it. Several
+   * versions of one saga may be registered side by side (one class each); new starts use the highest.
+   * @defaultValue 1
+   */
   version?: number;
   /** zod schema the input must satisfy; the parsed value is what steps receive. */
   input: Input;

@@ -2,31 +2,49 @@ import { Injectable } from '@nestjs/common';
 import { SagaDefinitionError } from '../errors/saga-definition.error.js';
 import type { SagaDefinition } from './saga-definition.interface.js';
 
-/** The saga definitions of this application, filled once at module init by the explorer. */
+/**
+ * The saga definitions of this application, filled once at module init by the explorer, keyed by
+ * name and version: a saga finishes on the definition it started with, so the classes of several
+ * versions of one saga may be registered side by side while sagas of the older ones are in flight.
+ */
 @Injectable()
 export class SagaRegistry {
-  private readonly definitions = new Map<string, SagaDefinition>();
+  /** Every version of each saga, in ascending version order. */
+  private readonly versions = new Map<string, SagaDefinition[]>();
 
   register(definition: SagaDefinition): void {
-    const existing = this.definitions.get(definition.name);
+    const versions = this.versions.get(definition.name) ?? [];
+    const existing = versions.find((d) => d.version === definition.version);
     if (existing && existing.instance !== definition.instance) {
       throw new SagaDefinitionError(
         definition.className,
-        `the name "${definition.name}" is already used by ${existing.className}`,
+        `${definition.name}@${definition.version} is already declared by ${existing.className}: ` +
+          `a new definition of a saga needs a higher version`,
       );
     }
-    this.definitions.set(definition.name, definition);
+    if (existing) return;
+    this.versions.set(
+      definition.name,
+      [...versions, definition].sort((a, b) => a.version - b.version),
+    );
   }
 
+  /** The definition new sagas of this name start on: its highest version. */
   find(name: string): SagaDefinition | undefined {
-    return this.definitions.get(name);
+    return this.versions.get(name)?.at(-1);
+  }
+
+  /** The definition a saga started on, if this process has it. */
+  findVersion(name: string, version: number): SagaDefinition | undefined {
+    return this.versions.get(name)?.find((d) => d.version === version);
   }
 
   names(): string[] {
-    return [...this.definitions.keys()];
+    return [...this.versions.keys()];
   }
 
+  /** Every version of every saga, each saga's versions in ascending order. */
   all(): SagaDefinition[] {
-    return [...this.definitions.values()];
+    return [...this.versions.values()].flat();
   }
 }

@@ -42,11 +42,23 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
-      const jobs = units.map(({ sagaId, unit, seq, delayMs, claimed, due, snapshot, committedAt }) => ({
-        name: 'unit',
-        data: { sagaId, unit, seq, claimed, ...(due ? { due } : {}), snapshot, committedAt },
-        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
-      }));
+      const jobs = units.map(
+        ({ sagaId, unit, seq, delayMs, claimed, due, sagaName, sagaVersion, snapshot, committedAt }) => ({
+          name: 'unit',
+          data: {
+            sagaId,
+            unit,
+            seq,
+            claimed,
+            ...(due ? { due } : {}),
+            sagaName,
+            sagaVersion,
+            snapshot,
+            committedAt,
+          },
+          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
+        }),
+      );
       // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
       // created: a cost worth sharing between jobs, and not worth paying for one.
       const [job] = jobs;
@@ -104,6 +116,8 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
         delayMs: u.dueInMs!,
         claimed: u.start === true,
         due: u.status === UnitStatus.Waiting,
+        sagaName: saga.name,
+        sagaVersion: saga.version,
       };
       return u.start && carried ? { ...unit, ...carried } : unit;
     });

@@ -18,6 +18,17 @@ export interface UnitJobData {
   claimed: boolean;
   /** The unit waits (for a time, or for its child saga): its job runs no attempt, it says it is due. */
   due?: boolean;
+  /**
+   * The saga's name and version, so that a worker that lacks that version leaves the job to one
+   * that has it before claiming anything. Jobs enqueued before jobs named them lack them.
+   */
+  sagaName?: string;
+  sagaVersion?: number;
+  /**
+   * How many deliveries of this job left it to another process without running anything (see
+   * StepWorker.leave). BullMQ counts every delivery in `attemptsStarted`, these included.
+   */
+  left?: number;
   /** The saga as that commit left it, when small enough to travel with the job. */
   snapshot?: SagaSnapshot;
   /** When that commit returned, by the clock of the process that enqueued the job. */

@@ -5,6 +5,7 @@ import { SagaEventLog } from '../observability/saga-event-log.js';
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { SagaConflictError } from '../errors/saga-conflict.error.js';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
+import { SagaVersionUnavailableError } from '../errors/saga-version-unavailable.error.js';
 import { UnknownSagaError } from '../errors/unknown-saga.error.js';
 import { UnknownSignalError } from '../errors/unknown-signal.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
@@ -111,7 +112,7 @@ export class SagaService {
     options: { idempotencyKey?: string } = {},
   ): Promise<SignalReceipt> {
     const { applied } = await this.operate(id, [], async (saga, sql) => {
-      const step = this.definition(saga.name).steps.find((s) => s.signal?.name === signal);
+      const step = this.startedOn(saga).steps.find((s) => s.signal?.name === signal);
       if (!step) throw new UnknownSignalError(id, saga.name, signal);
       assertStorableJson(payload, `payload of signal "${signal}"`);
       const parsed = step.signal!.schema.safeParse(payload);
@@ -146,7 +147,7 @@ export class SagaService {
       if (!checked) return undefined;
       applied = true;
       const { saga, input } = checked;
-      const transition = decide(this.definition(saga.name), saga, input);
+      const transition = decide(this.startedOn(saga), saga, input);
       // Nothing to change (a cancel of a saga that is compensating already): nothing to commit.
       return transition.units.length > 0 || transition.events.length > 0 || transition.status !== saga.status
         ? transition
@@ -161,6 +162,13 @@ export class SagaService {
       for (const child of transition.stopChildren) this.cancellations.publishSoon(child);
     }
     return { summary: { id: saga.id, name: saga.name, status: transition?.status ?? saga.status }, applied };
+  }
+
+  /** The definition a saga started on: it finishes on it, whatever versions were deployed since. */
+  private startedOn(saga: SagaSnapshot): SagaDefinition {
+    const def = this.registry.findVersion(saga.name, saga.version);
+    if (!def) throw new SagaVersionUnavailableError(saga.id, saga.name, saga.version);
+    return def;
   }
 
   private definition(name: string): SagaDefinition {

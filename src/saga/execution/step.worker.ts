@@ -18,6 +18,7 @@ import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-mod
 import { SagaStore, type DueUnit } from '../store/saga.store.js';
 import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
+import { SagaVersionGate } from './saga-version-gate.js';
 import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
 import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
 import { decide } from '../machine/decide.js';
@@ -50,13 +51,14 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly metrics: SagaMetrics,
     private readonly eventLog: SagaEventLog,
     private readonly cancellations: CancellationBus,
+    private readonly versions: SagaVersionGate,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
     @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
 
   onApplicationBootstrap(): void {
     if (this.options.role === 'api') return;
-    this.worker = new Worker<UnitJobData>(SAGA_QUEUE, (job) => this.process(job), {
+    this.worker = new Worker<UnitJobData>(SAGA_QUEUE, (job, token) => this.process(job, token), {
       connection: { url: this.options.redisUrl },
       prefix: this.options.queuePrefix,
       concurrency: this.options.concurrency,
@@ -97,14 +99,16 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     }
   }
 
-  async process(job: Job<UnitJobData>): Promise<void> {
+  async process(job: Job<UnitJobData>, token?: string): Promise<void> {
     // A job of an older layout (before units had keys) points at nothing that is still due.
     if (job.data.unit === undefined) return;
+    // A unit of a saga version this process lacks is left to a process that has it (DelayedError).
+    if (!(await this.versions.admit(job, token))) return;
     const saga = await this.unitToRun(job);
     // Already recorded (a duplicate or stale delivery): acknowledge without calling the handler.
     if (!saga) return;
-    const def = this.registry.find(saga.name);
-    if (!def) throw new Error(`saga ${saga.id} is a "${saga.name}", which this process does not define`);
+    // The definition the saga started on: its name and version never change, and the gate saw them.
+    const def = this.registry.findVersion(saga.name, saga.version)!;
     const unit = saga.units.find((u) => u.key === job.data.unit)!;
     // A waiting unit's job runs no attempt: its time came, or its child saga ended.
     if (job.data.due) return this.record(def, saga, { kind: 'due', unit: unit.key });
@@ -121,18 +125,19 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
    * The snapshot to run the job's unit with, with its attempt counted; nothing if the unit was
    * recorded already or the saga is terminal. The first delivery of a unit claimed by the commit
    * that scheduled it runs that attempt, with the snapshot the job carries when it can trust it; any
-   * later delivery (its worker died, or could not record) claims a new attempt. A waiting unit has
+   * later delivery (its worker died, or could not record) claims a new attempt; deliveries that left
+   * the job to another process (SagaVersionGate) ran nothing and do not count. A waiting unit has
    * no attempt to claim.
    */
   private unitToRun(job: Job<UnitJobData>): Promise<SagaSnapshot | undefined> | SagaSnapshot {
-    const { sagaId, unit, seq, claimed, snapshot, committedAt, due } = job.data;
+    const { sagaId, unit, seq, claimed, snapshot, committedAt, due, left = 0 } = job.data;
     if (due) return this.store.current(sagaId, unit, seq);
-    if (!claimed || job.attemptsStarted > 1) return this.store.claim(sagaId, unit, seq);
+    if (!claimed || job.attemptsStarted - left > 1) return this.store.claim(sagaId, unit, seq);
     // A job enqueued long after its commit may have lost a race with the reconciler, which enqueues
     // the same unit once it is overdue: that job may have run and been recorded already. A cancel
-    // since the commit is not in the snapshot either.
+    // since the commit is not in the snapshot either, nor anything since, once the job was left.
     const fresh = committedAt !== undefined && job.timestamp - committedAt < RECONCILE_GRACE_MS / 2;
-    if (snapshot && fresh && !this.invoker.cancelSignalled(sagaId)) return snapshot;
+    if (snapshot && fresh && !left && !this.invoker.cancelSignalled(sagaId)) return snapshot;
     return this.store.current(sagaId, unit, seq);
   }
 

@@ -2,6 +2,7 @@ import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { SagaRegistry } from '../definition/saga-registry.js';
 import { SAGA_QUEUE } from '../execution/saga-queue.js';
 import type { SagaSnapshot, UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Outcome, Transition } from '../machine/transition.js';
@@ -41,7 +42,49 @@ export class SagaMetrics {
     registers: [this.registry],
   });
 
-  constructor(queries: SagaQueries, @InjectQueue(SAGA_QUEUE) queue: Queue) {
+  private readonly left = new Counter({
+    name: 'saga_units_left_total',
+    help: 'Deliveries of units whose saga version this process lacks, left to a process that has it',
+    labelNames: ['saga', 'version'],
+    registers: [this.registry],
+  });
+
+  constructor(queries: SagaQueries, @InjectQueue(SAGA_QUEUE) queue: Queue, registry: SagaRegistry) {
+    // Both gauges below read one query per scrape: prom-client collects every metric at once.
+    let scrape: ReturnType<SagaQueries['activeByVersion']> | undefined;
+    const activeByVersion = () =>
+      (scrape ??= queries.activeByVersion().finally(() => {
+        scrape = undefined;
+      }));
+    new Gauge({
+      name: 'saga_active',
+      help:
+        'Sagas in flight (pending, running, compensating) by name and version; 0 for every version this ' +
+        'process registers and none is in flight: an old version may be removed once it is 0',
+      labelNames: ['saga', 'version'],
+      registers: [this.registry],
+      async collect() {
+        const rows = await activeByVersion();
+        this.reset();
+        for (const def of registry.all()) this.set({ saga: def.name, version: def.version }, 0);
+        for (const { name, version, sagas } of rows) this.set({ saga: name, version }, sagas);
+      },
+    });
+    new Gauge({
+      name: 'saga_units_without_definition',
+      help:
+        'Scheduled units of sagas in flight whose version this process does not register: it leaves ' +
+        'them to processes that do, and they wait while none runs',
+      labelNames: ['saga', 'version'],
+      registers: [this.registry],
+      async collect() {
+        const rows = await activeByVersion();
+        this.reset();
+        for (const { name, version, scheduledUnits } of rows) {
+          if (!registry.findVersion(name, version)) this.set({ saga: name, version }, scheduledUnits);
+        }
+      },
+    });
     new Gauge({
       name: 'saga_sagas',
       help: 'Sagas stored in Postgres, by name and status',
@@ -77,6 +120,10 @@ export class SagaMetrics {
   recordAttempt(saga: SagaSnapshot, unit: UnitSnapshot, outcome: Outcome, seconds: number): void {
     this.attempts.inc({ saga: saga.name, phase: unit.kind, outcome: outcome.kind });
     this.attemptSeconds.observe({ saga: saga.name, phase: unit.kind }, seconds);
+  }
+
+  recordLeft(saga: string, version: number): void {
+    this.left.inc({ saga, version });
   }
 
   recordTransition(transition: Transition): void {

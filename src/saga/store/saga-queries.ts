@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, count, desc, eq, gte, lt, type SQL } from 'drizzle-orm';
-import type { SagaStatus } from '../saga-status.js';
+import { and, asc, count, countDistinct, desc, eq, gte, inArray, lt, type SQL } from 'drizzle-orm';
+import { ACTIVE_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import { SagaDatabase } from './saga-database.js';
 import { firstUuidV7Of } from './uuid-v7.js';
 import { toEventView, toSagaView, type SagaEventView, type SagaView } from './saga-views.js';
@@ -76,6 +76,28 @@ export class SagaQueries {
       .orderBy(asc(sagaEvents.id));
     // Every saga has a saga_started event, so no rows means no saga.
     return rows.length === 0 ? undefined : rows.map(toEventView);
+  }
+
+  /**
+   * Sagas in flight by name and version, with how many of their units are scheduled (have a due
+   * time): what tells an operator when an old version may be removed, and what a process that
+   * lacks a version leaves to the others.
+   */
+  async activeByVersion(): Promise<
+    { name: string; version: number; sagas: number; scheduledUnits: number }[]
+  > {
+    const { sagas, sagaUnits } = this.database.tables;
+    return this.database.db
+      .select({
+        name: sagas.name,
+        version: sagas.version,
+        sagas: countDistinct(sagas.id),
+        scheduledUnits: count(sagaUnits.dueAt),
+      })
+      .from(sagas)
+      .leftJoin(sagaUnits, eq(sagaUnits.sagaId, sagas.id))
+      .where(inArray(sagas.status, [...ACTIVE_SAGA_STATUSES]))
+      .groupBy(sagas.name, sagas.version);
   }
 
   async countsByNameAndStatus(): Promise<{ name: string; status: string; count: number }[]> {

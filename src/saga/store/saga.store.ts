@@ -31,6 +31,9 @@ export interface DueUnit {
   claimed: boolean;
   /** It waits for a time (a deadline, a timeout) or for its child saga: its job runs no attempt. */
   due?: boolean;
+  /** The definition its saga started on: only a worker that has it may run the unit. */
+  sagaName: string;
+  sagaVersion: number;
 }
 
 export interface CreatedSaga {
@@ -193,6 +196,8 @@ export class SagaStore {
         delayMs: u.due_in_ms!,
         claimed: false,
         due: u.status === UnitStatus.Waiting,
+        sagaName: saga.name!,
+        sagaVersion: saga.version!,
       }));
   }
 
@@ -405,23 +410,26 @@ export class SagaStore {
           error = CASE WHEN status = 'completed' THEN ${JSON.stringify(CANCELLED_ERROR)}::text::jsonb ELSE error END,
           completed_at = CASE WHEN status = 'completed' THEN NULL ELSE completed_at END
         WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND status IN ('pending', 'running', 'compensating', 'completed')
-        RETURNING id, status
+        RETURNING id, status, name, version
       ), ev AS (
         INSERT INTO saga_events (saga_id, type) SELECT id, 'cancel_requested' FROM s
       )
       INSERT INTO saga_units (saga_id, key, kind, name, status, seq, due_at)
       SELECT id, ${unitKey.control}, 'control', ${unitKey.control}, 'waiting', 1, now() FROM s
       ON CONFLICT (saga_id, key) DO UPDATE SET status = 'waiting', seq = saga_units.seq + 1, due_at = now()
-      RETURNING saga_id AS "sagaId", key AS unit, seq, 0 AS "delayMs", false AS claimed, true AS due`;
+      RETURNING saga_id AS "sagaId", key AS unit, seq, 0 AS "delayMs", false AS claimed, true AS due,
+        (SELECT name FROM s WHERE s.id = saga_id) AS "sagaName", (SELECT version FROM s WHERE s.id = saga_id) AS "sagaVersion"`;
   }
 
   /** Wakes the step of the parent that waits for this saga (to run it, or to undo it), if it still waits. */
   private async wakeParent(parent: { id: string; step: number }, sql: StoreSql): Promise<DueUnit[]> {
     const keys = [unitKey.step(parent.step), unitKey.compensation(parent.step)];
     return sql<DueUnit[]>`
-      UPDATE saga_units SET due_at = now(), seq = seq + 1
-      WHERE saga_id = ${parent.id} AND key IN ${sql(keys)} AND status = 'waiting'
-      RETURNING saga_id AS "sagaId", key AS unit, seq, 0 AS "delayMs", false AS claimed, true AS due`;
+      UPDATE saga_units x SET due_at = now(), seq = x.seq + 1
+      FROM sagas s
+      WHERE x.saga_id = ${parent.id} AND x.key IN ${sql(keys)} AND x.status = 'waiting' AND s.id = x.saga_id
+      RETURNING x.saga_id AS "sagaId", x.key AS unit, x.seq, 0 AS "delayMs", false AS claimed, true AS due,
+        s.name AS "sagaName", s.version AS "sagaVersion"`;
   }
 
   /** The statement that commits transitions, each only if its saga is still at `seq`; returns their ids. */
@@ -565,7 +573,7 @@ export class SagaStore {
     const { sql } = this.database;
     return sql<(DueUnit & UnitCursor)[]>`
       SELECT u.saga_id AS "sagaId", u.key AS unit, u.seq, 0 AS "delayMs", u.status = 'running' AS claimed,
-        u.status = 'waiting' AS due, u.due_at AS "dueAt"
+        u.status = 'waiting' AS due, s.name AS "sagaName", s.version AS "sagaVersion", u.due_at AS "dueAt"
       FROM sagas s JOIN saga_units u ON u.saga_id = s.id
       WHERE s.status IN ${sql(ACTIVE)} AND u.due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (u.due_at, u.saga_id, u.key) > (${cursor.dueAt}, ${cursor.sagaId}, ${cursor.unit})` : sql``}
