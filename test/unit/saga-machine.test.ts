@@ -562,3 +562,175 @@ describe('decide is pure', () => {
     assert.equal(JSON.stringify(sim.saga), frozen);
   });
 });
+
+describe('property: random interleavings with signals and child sagas', () => {
+  const spec = fc.record({
+    compensation: fc.boolean(),
+    compensateOnFailure: fc.boolean(),
+    group: fc.constantFrom(undefined, 'g'),
+    kind: fc.constantFrom<StepSpec['kind']>('task', 'task', 'wait', 'child'),
+  });
+  const event = fc.record({
+    what: fc.constantFrom(
+      'outcome',
+      'outcome',
+      'outcome',
+      'signal',
+      'timeout',
+      'child',
+      'cancel',
+      'deadline',
+    ),
+    pick: fc.nat(),
+    ok: fc.boolean(),
+  });
+
+  it('every saga ends, its children end, compensation waits for running steps and children, and is exact', () => {
+    fc.assert(
+      fc.property(
+        fc.array(spec, { minLength: 1, maxLength: 5 }),
+        fc.array(event, { maxLength: 60 }),
+        (specs, events) => {
+          const def = definition(specs, { deadlineMs: 1000 });
+          const sim = new SimulatedSaga(def, { deadline: true });
+          let childIds = 0;
+
+          const units = () => sim.saga.units;
+          const busyForward = () =>
+            units().some(
+              (u) =>
+                u.kind === UnitKind.Step &&
+                (u.status === UnitStatus.Running ||
+                  (u.status === UnitStatus.Waiting &&
+                    u.child !== null &&
+                    !['completed', 'compensated', 'failed'].includes(
+                      sim.children.get(u.child.id) as string,
+                    ))),
+            );
+
+          const apply = (e: { what: string; pick: number; ok: boolean }) => {
+            if (sim.terminal && e.what !== 'child') return;
+            if (e.what === 'cancel') return void sim.cancel();
+            if (e.what === 'deadline') {
+              if (sim.unit(unitKey.control)?.scheduled) sim.input({ kind: 'due', unit: unitKey.control });
+              return;
+            }
+            if (e.what === 'signal') {
+              const waits = def.steps.filter((s) => s.kind === 'wait');
+              if (waits.length === 0) return;
+              sim.input({
+                kind: 'signal',
+                name: waits[e.pick % waits.length].signal!.name,
+                payload: { ok: e.ok },
+              });
+              return;
+            }
+            if (e.what === 'timeout') {
+              const timed = units().filter(
+                (u) => u.kind === UnitKind.Step && u.status === UnitStatus.Waiting && u.scheduled,
+              );
+              if (timed.length) sim.input({ kind: 'due', unit: timed[e.pick % timed.length].key });
+              return;
+            }
+            if (e.what === 'child') {
+              const going = [...sim.children.keys()];
+              if (going.length) sim.endChild(going[e.pick % going.length], e.ok);
+              return;
+            }
+            const due = sim.due();
+            if (due.length === 0) return;
+            const unit = due[e.pick % due.length];
+            const stopped = sim.saga.status === SagaStatus.Compensating;
+            sim.claim(unit.key);
+            const step = def.steps[unit.step!];
+            const compensating = unit.kind === UnitKind.Compensation;
+            if (compensating) assert.ok(!busyForward(), 'a compensation started while a step still ran');
+            let outcome: Outcome = e.ok ? ok() : fail(e.pick % 3 === 0 ? fatal : retryable);
+            if (compensating) outcome = ok();
+            else if (stopped && e.pick % 2 === 1) outcome = { kind: 'cancelled' };
+            else if (step.kind === 'child' && e.ok)
+              outcome = {
+                kind: 'spawned',
+                child: { id: `child-${++childIds}`, name: 'child', version: 1, record: null },
+              };
+            sim.finish(unit.key, outcome);
+          };
+
+          for (const e of events) apply(e);
+          // Then everything goes well until the saga and its children have ended.
+          for (
+            let i = 0;
+            i < 400 &&
+            !(
+              sim.terminal &&
+              [...sim.children.values()].every((s) =>
+                ['completed', 'compensated', 'failed'].includes(s as string),
+              )
+            );
+            i++
+          ) {
+            const waiting = units().find(
+              (u) => u.kind === UnitKind.Step && u.status === UnitStatus.Waiting && !u.child,
+            );
+            const going = [...sim.children.entries()].find(
+              ([, s]) => !['completed', 'compensated', 'failed'].includes(s as string),
+            );
+            if (sim.due().length) apply({ what: 'outcome', pick: 0, ok: true });
+            else if (waiting)
+              sim.input({
+                kind: 'signal',
+                name: def.steps[waiting.step!].signal!.name,
+                payload: { ok: true },
+              });
+            else if (going) sim.endChild(going[0], true);
+            else break;
+          }
+          assert.ok(sim.terminal, `saga stuck in ${sim.saga.status}: ${JSON.stringify(units())}`);
+          for (const [id, status] of sim.children) {
+            assert.ok(
+              ['completed', 'compensated', 'failed'].includes(status as string),
+              `child ${id} is ${status}`,
+            );
+          }
+          // No step is left waiting for a child that ended.
+          assert.ok(
+            !units().some((u) => u.kind !== UnitKind.Control && u.status === UnitStatus.Waiting),
+            JSON.stringify(units()),
+          );
+          // Each step completed at most once.
+          const completions = sim.events
+            .filter((e) => e.type === SagaEventType.StepCompleted)
+            .map((e) => e.step);
+          assert.equal(new Set(completions).size, completions.length);
+          if (sim.saga.status === SagaStatus.Compensated) {
+            const undoable = (u: (typeof sim.saga.units)[number]) => {
+              const st = def.steps[u.step!];
+              return (
+                (st.compensation !== undefined || st.kind === 'child') &&
+                (u.status === UnitStatus.Completed ||
+                  (u.status === UnitStatus.Failed && st.compensateOnFailure))
+              );
+            };
+            const expected = units()
+              .filter((u) => u.kind === UnitKind.Step && undoable(u))
+              .sort((a, b) => b.endedAt! - a.endedAt! || b.step! - a.step!)
+              .map((u) => u.step!);
+            const compensatedOrder = sim.events
+              .filter((e) => e.type === SagaEventType.CompensationCompleted)
+              .map((e) => def.steps.find((st) => st.name === e.step)!.index);
+            assert.deepEqual(compensatedOrder, expected);
+            // The children of compensated child steps were compensated.
+            for (const u of units().filter((x) => x.kind === UnitKind.Step && x.child)) {
+              const status = sim.children.get(u.child!.id);
+              if (u.status === UnitStatus.Completed) assert.equal(status, SagaStatus.Compensated);
+            }
+          }
+          if (sim.saga.status === SagaStatus.Completed) {
+            for (const status of sim.children.values()) assert.equal(status, SagaStatus.Completed);
+          }
+        },
+      ),
+      { numRuns: 400 },
+    );
+  });
+});

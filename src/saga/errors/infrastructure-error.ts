@@ -33,19 +33,3 @@ export function isInfrastructureError(error: unknown): boolean {
   }
   return false;
 }
-
-export class WorkerShutdownError extends Error {
-  readonly retryable = true;
-
-  constructor() {
-    super('the worker shut down before the attempt finished');
-    this.name = 'WorkerShutdownError';
-  }
-}
-
-/** An attempt claimed by a worker that died before recording it; enough of them exhaust the retries. */
-export const LOST_ATTEMPTS_ERROR = {
-  name: 'AttemptsExhausted',
-  message: 'every allowed attempt was claimed by a worker that stopped before recording an outcome',
-  retryable: false,
-};

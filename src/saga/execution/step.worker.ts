@@ -11,7 +11,8 @@ import type { SagaDefinition, StepDefinition } from '../definition/saga-definiti
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { toSagaError } from '../errors/saga-error.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
-import { LOST_ATTEMPTS_ERROR, WorkerShutdownError } from '../errors/infrastructure-error.js';
+import { AttemptsExhaustedError } from '../errors/attempts-exhausted.error.js';
+import { WorkerShutdownError } from '../errors/worker-shutdown.error.js';
 import { SagaEventLog } from '../observability/saga-event-log.js';
 import { SagaMetrics } from '../observability/saga-metrics.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
@@ -147,7 +148,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const step = def.steps[unit.step!];
     const budget = unit.kind === UnitKind.Step ? step.retry.attempts : step.compensation!.retry.attempts;
     // Earlier attempts were claimed by workers that died before recording them: the budget is spent.
-    if (unit.attempts > budget) return { kind: 'failed', error: LOST_ATTEMPTS_ERROR };
+    if (unit.attempts > budget) return { kind: 'failed', error: toSagaError(new AttemptsExhaustedError()) };
     const outcome = await this.invoker.invoke(def, saga, unit);
     if (step.kind !== 'child' || unit.kind !== UnitKind.Step || outcome.kind !== 'succeeded') return outcome;
     return this.spawn(saga, step, outcome.output);

@@ -27,6 +27,8 @@ export interface StepSpec {
   compensateOnFailure?: boolean;
   retry?: RetryPolicy;
   group?: string;
+  /** A wait step (for signal `sig<index>`, with a timeout) or a child step; a task by default. */
+  kind?: 'task' | 'wait' | 'child';
 }
 
 export const STEP_RETRY = policy(3, { delay: 100 });
@@ -44,10 +46,14 @@ export function definition(specs: StepSpec[], options: { deadlineMs?: number } =
       retry: spec.retry ?? STEP_RETRY,
       timeoutMs: 1000,
       stage,
-      kind: 'task',
+      kind: spec.kind ?? 'task',
+      ...(spec.kind === 'wait'
+        ? { signal: { name: `sig${index}`, schema: z.unknown(), timeoutMs: () => 1000 } }
+        : {}),
+      ...(spec.kind === 'child' ? { child: 'child' } : {}),
       ...(spec.group ? { group: spec.group } : {}),
-      compensateOnFailure: spec.compensateOnFailure ?? false,
-      ...(spec.compensation
+      compensateOnFailure: spec.kind === 'child' ? false : (spec.compensateOnFailure ?? false),
+      ...(spec.compensation && spec.kind !== 'child'
         ? {
             compensation: {
               method: `undoS${index}`,
@@ -150,9 +156,61 @@ export class SimulatedSaga {
     return this.input({ kind: 'cancel' });
   }
 
+  /**
+   * The saga's children as the simulation runs them: each starts running; a stop makes a running
+   * one end compensated and a completed one compensate; `endChild` ends one.
+   */
+  readonly children = new Map<string, SagaStatus | 'stopping'>();
+
+  /** Ends a child that is still going, as it would end; the parent's step that waits for it is woken. */
+  endChild(id: string, succeed: boolean): Transition | undefined {
+    const status = this.children.get(id)!;
+    const ended =
+      status === SagaStatus.Running
+        ? succeed
+          ? SagaStatus.Completed
+          : SagaStatus.Compensated
+        : status === 'stopping' || status === SagaStatus.Compensating
+          ? succeed
+            ? SagaStatus.Compensated
+            : SagaStatus.Failed
+          : undefined;
+    if (!ended) return undefined;
+    this.children.set(id, ended);
+    this.saga = {
+      ...this.saga,
+      units: this.saga.units.map((u) =>
+        u.child?.id === id ? { ...u, child: { ...u.child, status: ended, output: { child: id } } } : u,
+      ),
+    };
+    // What the child's end wakes: the parent's unit that waits for it, if one does.
+    const waiting = this.saga.units.find(
+      (u) => u.status === UnitStatus.Waiting && this.childOf(u) === id,
+    );
+    return waiting ? this.input({ kind: 'due', unit: waiting.key }) : undefined;
+  }
+
+  /** The child a unit (a child step, or its compensation) is about. */
+  private childOf(unit: UnitSnapshot): string | undefined {
+    return this.saga.units.find((u) => u.kind === UnitKind.Step && u.step === unit.step)?.child?.id;
+  }
+
   input(input: SagaInput, random = () => 0): Transition {
     const t = decide(this.def, this.saga, input, random);
     this.saga = applyTransition(this.saga, t);
+    for (const child of t.children) this.children.set(child.id, SagaStatus.Running);
+    for (const id of t.stopChildren) {
+      const status = this.children.get(id);
+      this.children.set(id, status === SagaStatus.Completed ? SagaStatus.Compensating : 'stopping');
+    }
+    // A parent's view of its children follows them (the store reads them with the parent).
+    this.saga = {
+      ...this.saga,
+      units: this.saga.units.map((u) => {
+        const status = u.child && this.children.get(u.child.id);
+        return u.child && status && status !== 'stopping' ? { ...u, child: { ...u.child, status } } : u;
+      }),
+    };
     this.events.push(...t.events);
     this.transitions.push(t);
     return t;
