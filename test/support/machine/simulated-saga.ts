@@ -184,9 +184,7 @@ export class SimulatedSaga {
       ),
     };
     // What the child's end wakes: the parent's unit that waits for it, if one does.
-    const waiting = this.saga.units.find(
-      (u) => u.status === UnitStatus.Waiting && this.childOf(u) === id,
-    );
+    const waiting = this.saga.units.find((u) => u.status === UnitStatus.Waiting && this.childOf(u) === id);
     return waiting ? this.input({ kind: 'due', unit: waiting.key }) : undefined;
   }
 
