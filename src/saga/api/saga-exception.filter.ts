@@ -36,8 +36,9 @@ export class SagaExceptionFilter implements ExceptionFilter {
     const response = http.getResponse<JsonResponse>();
     let body = toErrorResponse(bodyParserError(exception) ?? exception);
     if (body.statusCode === 404) body = this.methodNotAllowed(http.getRequest<Request>(), response) ?? body;
-    if (body.statusCode === 503) this.logger.warn(`503: ${(exception as Error)?.message}`);
-    else if (body.statusCode >= 500) this.logger.error((exception as Error)?.stack ?? String(exception));
+    if (body.statusCode === 503)
+      this.logger.warn(`503: ${rootCause(exception)?.message ?? String(exception)}`);
+    else if (body.statusCode >= 500) this.logger.error(describeWithCauses(exception));
     // A route's own content type (`@Header`, set before it runs: /metrics' text) does not describe its errors.
     response.setHeader('Content-Type', 'application/json; charset=utf-8');
     response.status(body.statusCode).json(body);
@@ -68,4 +69,24 @@ function bodyParserError(exception: unknown): unknown {
   if (!(exception instanceof HttpException)) return undefined;
   const cause = exception.cause as { type?: unknown } | undefined;
   return typeof cause?.type === 'string' ? cause : undefined;
+}
+
+/** The innermost `cause` (a driver's error that drizzle wrapped with its SQL, say). */
+function rootCause(exception: unknown): Error | undefined {
+  let current = exception as Error | undefined;
+  for (let depth = 0; depth < 5 && (current?.cause as Error | undefined); depth++)
+    current = current!.cause as Error;
+  return current;
+}
+
+/** The stack, and each cause with its code: what an operator needs to tell a bug from an outage. */
+function describeWithCauses(exception: unknown): string {
+  const lines: string[] = [];
+  let current = exception as (Error & { code?: unknown }) | undefined;
+  for (let depth = 0; depth < 5 && current; depth++) {
+    const code = current.code === undefined ? '' : ` (code ${String(current.code)})`;
+    lines.push(`${depth === 0 ? '' : 'caused by: '}${current.stack ?? String(current)}${code}`);
+    current = current.cause as typeof current;
+  }
+  return lines.join('\n');
 }
