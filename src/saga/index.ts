@@ -18,7 +18,8 @@ export type {
   StepName,
   StepOutput,
 } from './execution/step-context.interface.js';
-export { SagaService, type SagaSummary } from './execution/saga.service.js';
+export { SagaService, type SagaSummary, type SignalReceipt } from './execution/saga.service.js';
+export type { CreatedSaga, SagaTiming } from './store/saga.store.js';
 export { SagaQueries, type SagaListFilter } from './store/saga-queries.js';
 export { migrateSagaSchema } from './store/migrate-saga-schema.js';
 export type { SagaView, StepView, CompensationView, ChildView, SagaEventView } from './store/saga-views.js';
