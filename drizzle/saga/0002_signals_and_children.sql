@@ -17,5 +17,5 @@ ALTER TABLE "saga_units" ADD COLUMN "payload" jsonb;--> statement-breakpoint
 ALTER TABLE "saga_units" ADD COLUMN "child_id" uuid;--> statement-breakpoint
 ALTER TABLE "sagas" ADD COLUMN "parent_id" uuid;--> statement-breakpoint
 ALTER TABLE "sagas" ADD COLUMN "parent_step" integer;--> statement-breakpoint
-CREATE UNIQUE INDEX "saga_signals_key_idx" ON "saga_signals" USING btree ("saga_id","name","idempotency_key");--> statement-breakpoint
+CREATE UNIQUE INDEX "saga_signals_key_idx" ON "saga_signals" USING btree ("saga_id","idempotency_key");--> statement-breakpoint
 CREATE INDEX "sagas_parent_id_idx" ON "sagas" USING btree ("parent_id","id") WHERE "sagas"."parent_id" IS NOT NULL;

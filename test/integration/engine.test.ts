@@ -3,6 +3,8 @@ import { after, before, describe, it } from 'node:test';
 import { Queue } from 'bullmq';
 import { InventoryService } from '../../sagas/order/inventory.service.js';
 import { OrderModule } from '../../sagas/order/order.module.js';
+import { SagaDispatcher } from '../../src/saga/execution/saga-dispatcher.js';
+import { FlowSagasModule } from '../support/fixtures/flows.saga.js';
 import { Journal, ScriptedSagaModule, type ScriptInput } from '../support/fixtures/scripted.saga.js';
 import { ChargeLedger, PatientChargeSagaModule } from '../support/fixtures/patient-charge.saga.js';
 import { eventsOf, orderInput, waitForSaga } from '../support/sagas.js';
@@ -391,7 +393,7 @@ describe('the order saga keeps its inventory exact', () => {
 describe('Redis stays bounded', () => {
   let t: TestApp;
   before(async () => {
-    t = await startTestApp({ sagaModules: [ScriptedSagaModule] });
+    t = await startTestApp({ sagaModules: [FlowSagasModule] });
   });
   after(() => t.close());
 
@@ -400,7 +402,20 @@ describe('Redis stays bounded', () => {
     for (const script of [{}, { b: ['fail', 'ok'] }, { d: ['fatal'] }, { d: ['fatal'], undoB: ['fail'] }]) {
       for (let i = 0; i < 10; i++) ids.push((await t.http.post('/sagas/scripted', { script })).body.id);
     }
+    // Sagas with a deadline a week away, a signal timeout a day away, and a child: none of those
+    // delayed jobs outlives its saga.
+    for (let i = 0; i < 5; i++) {
+      const { body } = await t.http.post('/sagas/approval?deadlineMs=604800000', { timeoutMs: 86_400_000 });
+      await waitFor(async () =>
+        (await t.http.post(`/sagas/${body.id}/signals/approval`, { approved: i % 2 === 0, by: 'ops' }))
+          .status === 202
+          ? true
+          : undefined,
+      );
+      ids.push(body.id, (await t.http.post('/sagas/parent', {})).body.id);
+    }
     for (const id of ids) await waitForSaga(t.http, id);
+    await t.app.get(SagaDispatcher, { strict: false }).drain();
     const jobKeys: string[] = [];
     let cursor = '0';
     do {
@@ -411,7 +426,7 @@ describe('Redis stays bounded', () => {
         'COUNT',
         1000,
       );
-      jobKeys.push(...keys.filter((key) => /:[0-9a-f-]{36}-\d+(:|$)/.test(key)));
+      jobKeys.push(...keys.filter((key) => /:[0-9a-f-]{36}-[a-z]+\d*-\d+(:|$)/.test(key)));
       cursor = next;
     } while (cursor !== '0');
     assert.deepEqual(jobKeys, []);

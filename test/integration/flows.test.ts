@@ -169,6 +169,30 @@ describe('sagas that branch, wait and nest', () => {
       assert.equal((await waitForSaga(t.http, id)).status, 'completed');
     });
 
+    it('a first step that waits does so from the start: pending until its signal comes', async () => {
+      const id = await start('gate', {});
+      const waiting = (await t.http.get(`/sagas/${id}`)).body as SagaView;
+      assert.equal(waiting.status, 'pending');
+      assert.deepEqual([step(waiting, 'gate').status, step(waiting, 'gate').waitingFor], ['waiting', 'open']);
+      assert.ok(step(waiting, 'gate').dueAt, 'its timeout is due');
+      assert.equal((await t.http.post(`/sagas/${id}/signals/open`, { by: 'ops' })).status, 202);
+      const saga = await waitForSaga(t.http, id);
+      assert.equal(saga.status, 'completed');
+      assert.deepEqual(saga.output, { gate: { by: 'ops' }, through: 'through' });
+    });
+
+    it('a repeated Idempotency-Key answers 200, even once the saga has ended', async () => {
+      const id = await start('gate', {});
+      assert.equal(
+        (await t.http.post(`/sagas/${id}/signals/open`, { by: 'a' }, { 'idempotency-key': 'k' })).status,
+        202,
+      );
+      await waitForSaga(t.http, id);
+      // The same delivery again: already delivered, not refused because the saga ended since.
+      const again = await t.http.post(`/sagas/${id}/signals/open`, { by: 'b' }, { 'idempotency-key': 'k' });
+      assert.equal(again.status, 200);
+    });
+
     it('a cancel while waiting stops the wait: nothing to undo but what completed', async () => {
       const id = await start('approval', {});
       await waitFor(async () =>
@@ -270,6 +294,16 @@ describe('sagas that branch, wait and nest', () => {
       const saga = await waitForSaga(t.http, id, undefined, 10_000);
       assert.equal(saga.status, 'completed');
       assert.ok(calls(id, 'a')[0].at >= before + 650);
+    });
+
+    it('a start up to a year ahead, with its deadline after that', async () => {
+      const year = 365 * 86_400_000;
+      const id = await start('parallel', {}, `?delayMs=${year}&deadlineMs=${7 * 86_400_000}`);
+      const saga = (await t.http.get(`/sagas/${id}`)).body as SagaView;
+      assert.equal(saga.status, 'pending');
+      assert.ok(Math.abs(Date.parse(saga.startAt!) - Date.now() - year) < 60_000, saga.startAt);
+      assert.ok(Date.parse(saga.deadlineAt!) > Date.parse(saga.startAt!));
+      assert.equal((await t.http.post(`/sagas/${id}/cancel`)).status, 202);
     });
 
     it('a cancel before the start ends it compensated with nothing to undo', async () => {

@@ -734,3 +734,61 @@ describe('property: random interleavings with signals and child sagas', () => {
     );
   });
 });
+
+describe("an operator's retry of a parent whose child's compensation failed", () => {
+  /** A parent (child step, then a task that fails) whose child then failed to compensate: a dead letter. */
+  function deadLetteredParent(): SimulatedSaga {
+    const sim = new SimulatedSaga(definition([{ kind: 'child' }, {}]));
+    sim.claim(s(0));
+    sim.finish(s(0), { kind: 'spawned', child: { id: 'child-1', name: 'child', version: 1, record: null } });
+    sim.endChild('child-1', true);
+    sim.finish(s(1), fail(fatal));
+    sim.endChild('child-1', false);
+    assert.equal(sim.saga.status, SagaStatus.Failed);
+    return sim;
+  }
+
+  it('fails again at once while the child is still a dead letter (retry the child first)', () => {
+    const sim = deadLetteredParent();
+    const t = sim.input({ kind: 'retry' });
+    assert.equal(t.status, SagaStatus.Failed);
+    assert.equal(t.error?.name, 'ChildSagaFailed');
+    assert.deepEqual(t.stopChildren, []);
+  });
+
+  it('completes that compensation at once when the child was retried and compensated before', () => {
+    const sim = deadLetteredParent();
+    sim.children.set('child-1', SagaStatus.Compensated);
+    sim.saga = {
+      ...sim.saga,
+      units: sim.saga.units.map((u) =>
+        u.child ? { ...u, child: { ...u.child, status: SagaStatus.Compensated } } : u,
+      ),
+    };
+    const t = sim.input({ kind: 'retry' });
+    assert.equal(t.status, SagaStatus.Compensated);
+    assert.deepEqual(
+      t.events.map((e) => e.type),
+      [
+        SagaEventType.SagaRetried,
+        SagaEventType.CompensationStarted,
+        SagaEventType.CompensationCompleted,
+        SagaEventType.SagaCompensated,
+      ],
+    );
+  });
+
+  it('asks a child that is not done to compensate, and waits for it', () => {
+    const sim = deadLetteredParent();
+    sim.children.set('child-1', SagaStatus.Completed);
+    sim.saga = {
+      ...sim.saga,
+      units: sim.saga.units.map((u) =>
+        u.child ? { ...u, child: { ...u.child, status: SagaStatus.Completed } } : u,
+      ),
+    };
+    const t = sim.input({ kind: 'retry' });
+    assert.equal(t.status, SagaStatus.Compensating);
+    assert.deepEqual(t.stopChildren, ['child-1']);
+  });
+});

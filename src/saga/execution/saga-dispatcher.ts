@@ -87,6 +87,34 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
     this.inBackground.add(dispatching);
   }
 
+  /**
+   * What a committed transition sends to Redis: the units it scheduled (and `others`, those it
+   * scheduled in other sagas), and the removal of the delayed jobs of units it no longer needs (a
+   * deadline or a signal's timeout once the saga ended, a retry a stop made moot), which would
+   * otherwise wait in Redis until their time only to find nothing to do.
+   */
+  dispatchTransition(saga: SagaSnapshot, t: Transition, others: DispatchUnit[] = []): void {
+    this.dispatchCommitted([...SagaDispatcher.nextUnits(saga, t), ...others]);
+    const moot = t.units
+      .filter((change) => change.dueInMs === null)
+      .map((change) => saga.units.find((u) => u.key === change.key))
+      .filter((u) => u?.scheduled && u.status !== UnitStatus.Running)
+      .map((u) => unitJobId(saga.id, u!.key, u!.seq));
+    if (moot.length === 0) return;
+    const removing: Promise<void> = within(
+      Promise.all(moot.map((id) => this.queue.remove(id))),
+      DISPATCH_TIMEOUT_MS,
+      'removing delayed jobs from Redis',
+    )
+      // Best effort: a job left behind finds its unit no longer due, and does nothing.
+      .then(
+        () => undefined,
+        () => undefined,
+      )
+      .finally(() => this.inBackground.delete(removing));
+    this.inBackground.add(removing);
+  }
+
   private readonly inBackground = new Set<Promise<void>>();
 
   /** Waits for the units on their way to Redis; each dispatch ends within the Redis timeout. */

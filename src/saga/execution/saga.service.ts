@@ -157,7 +157,7 @@ export class SagaService {
     const { saga, transition, others } = outcome;
     if (applied) this.eventLog.committed(saga, [...recorded, ...(transition?.events ?? [])]);
     if (transition) {
-      this.dispatcher.dispatchCommitted([...SagaDispatcher.nextUnits(saga, transition), ...others]);
+      this.dispatcher.dispatchTransition(saga, transition, others);
       if (transition.abortRunning) this.cancellations.publishSoon(id);
       for (const child of transition.stopChildren) this.cancellations.publishSoon(child);
     }

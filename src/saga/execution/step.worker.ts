@@ -200,7 +200,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private afterCommit(saga: SagaSnapshot, transition: Transition, others: DueUnit[]): void {
     this.metrics.recordTransition(transition);
     this.eventLog.committed(saga, transition.events);
-    this.dispatcher.dispatchCommitted([...SagaDispatcher.nextUnits(saga, transition), ...others]);
+    this.dispatcher.dispatchTransition(saga, transition, others);
     if (transition.abortRunning) this.cancellations.publishSoon(saga.id);
     for (const child of transition.stopChildren) this.cancellations.publishSoon(child);
   }

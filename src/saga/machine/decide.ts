@@ -338,12 +338,23 @@ class NextTransition {
     const step = this.stepOf(unit);
     if (unit.kind === UnitKind.Compensation && step.kind === 'child') {
       this.event(SagaEventType.CompensationStarted, step, unit.attempts + 1);
-      this.stopChildren.push(this.stepUnit(step).child!.id);
-      return this.change(unit, { status: UnitStatus.Waiting, dueInMs: null, start: true });
+      this.change(unit, { status: UnitStatus.Waiting, dueInMs: null, start: true });
+      const child = this.stepUnit(step).child!;
+      // An operator's retry may find the child ended already: compensated (retried before this
+      // saga), or a dead letter itself, which must be retried first.
+      if (child.status === SagaStatus.Compensated) return this.compensated(this.unit(unit.key), step);
+      if (child.status === SagaStatus.Failed) {
+        const error = toSagaError(new ChildSagaFailedError(child.id, child.status));
+        return this.compensationFailed(this.unit(unit.key), step, error);
+      }
+      this.stopChildren.push(child.id);
+      return;
     }
     const type = unit.kind === UnitKind.Step ? SagaEventType.StepStarted : SagaEventType.CompensationStarted;
     this.event(type, step, unit.attempts + 1);
     this.change(unit, { status: UnitStatus.Running, dueInMs: 0, start: true });
+    // A saga whose first step waited for a signal starts with the attempt that signal starts.
+    if (this.status === SagaStatus.Pending) this.status = SagaStatus.Running;
   }
 
   /** Ends the saga: nothing is due for it any more, and a parent waiting for it is told. */

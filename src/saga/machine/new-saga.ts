@@ -18,19 +18,29 @@ export interface NewUnit extends Pick<UnitSnapshot, 'key' | 'kind' | 'step' | 'n
  */
 export function initialUnits(
   def: SagaDefinition,
+  input: unknown,
   timing: { startInMs: number; deadlineInMs?: number },
 ): NewUnit[] {
-  const units: NewUnit[] = def.steps.map((step) => ({
-    key: unitKey.step(step.index),
-    kind: UnitKind.Step,
-    step: step.index,
-    name: step.name,
-    stepKind: step.kind,
-    signal: step.signal?.name ?? null,
-    group: step.group ?? null,
-    status: UnitStatus.Pending,
-    dueInMs: step.stage === 0 ? timing.startInMs : null,
-  }));
+  const units: NewUnit[] = def.steps.map((step) => {
+    const unit = {
+      key: unitKey.step(step.index),
+      kind: UnitKind.Step,
+      step: step.index,
+      name: step.name,
+      stepKind: step.kind,
+      signal: step.signal?.name ?? null,
+      group: step.group ?? null,
+    };
+    if (step.stage !== 0) return { ...unit, status: UnitStatus.Pending, dueInMs: null };
+    // A first step that waits for a signal waits from the start, until its timeout if it has one.
+    if (step.kind !== 'wait') return { ...unit, status: UnitStatus.Pending, dueInMs: timing.startInMs };
+    const timeoutMs = step.signal!.timeoutMs(input);
+    return {
+      ...unit,
+      status: UnitStatus.Waiting,
+      dueInMs: timeoutMs === undefined ? null : timing.startInMs + timeoutMs,
+    };
+  });
   if (timing.deadlineInMs === undefined) return units;
   return [
     ...units,

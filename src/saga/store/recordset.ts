@@ -1,7 +1,7 @@
 /** The Postgres types the engine's JSON recordsets carry. */
-type PgType = 'uuid' | 'text' | 'int' | 'boolean' | 'jsonb';
+type PgType = 'uuid' | 'text' | 'int' | 'float8' | 'boolean' | 'jsonb';
 
-type TsType<T extends PgType> = T extends 'int'
+type TsType<T extends PgType> = T extends 'int' | 'float8'
   ? number
   : T extends 'boolean'
     ? boolean

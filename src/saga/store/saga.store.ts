@@ -64,10 +64,10 @@ const NEW_SAGA = {
   version: 'int',
   input: 'jsonb',
   key: 'text',
-  start_in_ms: 'int',
+  start_in_ms: 'float8',
   /** As the client gave it, for the view (the units are due `start_in_ms` from the statement's now). */
   start_at: 'text',
-  deadline_in_ms: 'int',
+  deadline_in_ms: 'float8',
   parent_id: 'uuid',
   parent_step: 'int',
   units: 'jsonb',
@@ -82,7 +82,7 @@ const NEW_UNIT = {
   step_kind: 'text',
   signal: 'text',
   status: 'text',
-  due_in_ms: 'int',
+  due_in_ms: 'float8',
 } as const;
 
 /** A new saga's rows, as one statement inserts them (a start, or a child step's child). */
@@ -116,7 +116,7 @@ const UNIT_CHANGE = {
   error: 'jsonb',
   reset: 'boolean',
   ended: 'boolean',
-  due_in_ms: 'int',
+  due_in_ms: 'float8',
   unschedule: 'boolean',
   start: 'boolean',
   payload: 'jsonb',
@@ -159,17 +159,19 @@ export class SagaStore {
       : (options.startInMs ?? 0);
     const deadlineMs = options.deadlineMs ?? def.deadlineMs;
     const deadlineInMs = deadlineMs === undefined ? undefined : startInMs + deadlineMs;
-    const units = initialUnits(def, { startInMs, deadlineInMs }).map((u): RecordOf<typeof NEW_UNIT> => ({
-      key: u.key,
-      kind: u.kind,
-      step: u.step,
-      name: u.name,
-      group: u.group,
-      step_kind: u.stepKind,
-      signal: u.signal,
-      status: u.status,
-      due_in_ms: u.dueInMs,
-    }));
+    const units = initialUnits(def, input, { startInMs, deadlineInMs }).map(
+      (u): RecordOf<typeof NEW_UNIT> => ({
+        key: u.key,
+        kind: u.kind,
+        step: u.step,
+        name: u.name,
+        group: u.group,
+        step_kind: u.stepKind,
+        signal: u.signal,
+        status: u.status,
+        due_in_ms: u.dueInMs,
+      }),
+    );
     return {
       id: uuidV7(),
       name: def.name,
@@ -552,7 +554,7 @@ export class SagaStore {
     const rows = await sql`
       INSERT INTO saga_signals (saga_id, name, idempotency_key, payload)
       VALUES (${sagaId}, ${signal}, ${idempotencyKey ?? null}, ${JSON.stringify(payload)}::text::jsonb)
-      ON CONFLICT (saga_id, name, idempotency_key) DO NOTHING
+      ON CONFLICT (saga_id, idempotency_key) DO NOTHING
       RETURNING id`;
     return rows.length === 1;
   }

@@ -138,7 +138,8 @@ export function sagaTables(schema: PgSchema) {
     },
     (t) => [
       primaryKey({ columns: [t.sagaId, t.id] }),
-      uniqueIndex('saga_signals_key_idx').on(t.sagaId, t.name, t.idempotencyKey),
+      // DESIGN.md: a key delivers once to a saga, whatever the signal.
+      uniqueIndex('saga_signals_key_idx').on(t.sagaId, t.idempotencyKey),
     ],
   );
   return { sagas, sagaUnits, sagaEvents, sagaSignals };

@@ -88,7 +88,7 @@ export class SimulatedSaga {
     readonly def: SagaDefinition,
     options: { deadline?: boolean } = {},
   ) {
-    const units = initialUnits(def, { startInMs: 0, deadlineInMs: options.deadline ? 1000 : undefined });
+    const units = initialUnits(def, {}, { startInMs: 0, deadlineInMs: options.deadline ? 1000 : undefined });
     this.saga = {
       id: 'saga-1',
       name: def.name,
