@@ -40,7 +40,10 @@ export interface SagaDefinition {
   name: string;
   version: number;
   input: ZodType;
-  /** A saga not finished this long after it started is cancelled with `DeadlineExceeded`. */
+  /**
+   * A saga still going forward this long after it started (or after its scheduled start) is
+   * cancelled with `DeadlineExceeded`.
+   */
   deadlineMs?: number;
   className: string;
   instance: object;

@@ -23,7 +23,7 @@ export interface SagaOptions<Input extends ZodType = ZodType> {
 export interface HandlerOptions {
   /** Retry policy for this handler; unset fields come from the module defaults. */
   retry?: RetryOptions;
-  /** An attempt that runs longer fails with `StepTimeoutError` (retryable) and its signal aborts. @defaultValue 30_000 */
+  /** An attempt that runs longer fails with `StepTimeout` (retryable) and its signal aborts. @defaultValue 30_000 */
   timeoutMs?: number;
 }
 

@@ -14,7 +14,8 @@ import { SAGA_QUEUE } from './saga-queue.js';
 import { StepInvoker } from './step-invoker.js';
 
 /**
- * Tells whichever worker runs a cancelled saga's current step to abort its signal. Best effort
+ * Tells the workers running a saga's forward attempts to abort their signals once the saga stops
+ * going forward (a cancel, a sibling that failed, its deadline, its parent stopping it). Best effort
  * over Redis pub/sub: the cancel itself is already committed in Postgres, and a worker that misses
  * the message simply lets the step finish before compensating.
  */

@@ -1,7 +1,7 @@
 import type { JobsOptions } from 'bullmq';
 import type { SagaSnapshot } from '../machine/saga-snapshot.js';
 
-/** The one BullMQ queue that carries every step and compensation attempt of every saga. */
+/** The one BullMQ queue that carries every unit of every saga: its attempts and its due times. */
 export const SAGA_QUEUE = 'saga-units';
 
 /**
@@ -26,7 +26,7 @@ export interface UnitJobData {
   sagaVersion?: number;
   /**
    * How many deliveries of this job left it to another process without running anything (see
-   * StepWorker.leave). BullMQ counts every delivery in `attemptsStarted`, these included.
+   * SagaVersionGate.admit). BullMQ counts every delivery in `attemptsStarted`, these included.
    */
   left?: number;
   /** The saga as that commit left it, when small enough to travel with the job. */

@@ -6,7 +6,7 @@ export const UnitKind = {
   Step: 'step',
   /** Undoes a completed step: one attempt of its compensation per job. */
   Compensation: 'compensation',
-  /** The saga's own timer: its deadline. */
+  /** The saga's own unit: its deadline, or its parent's request to stop it. */
   Control: 'control',
 } as const;
 export type UnitKind = (typeof UnitKind)[keyof typeof UnitKind];
@@ -16,7 +16,7 @@ export const UnitStatus = {
   Pending: 'pending',
   /** An attempt is counted and its outcome not recorded yet. */
   Running: 'running',
-  /** Scheduled for a time at which it acts (a deadline), with no attempt to run. */
+  /** No attempt running: it waits for a time (a deadline, a signal's timeout), a signal or a child saga. */
   Waiting: 'waiting',
   Completed: 'completed',
   /** Finally failed: it will not run again. */

@@ -338,7 +338,6 @@ export class SagaStore {
     return units.map((unit) => byId.get(unit.saga_id!));
   }
 
-  /** Commits one transition, in a statement shared with concurrent ones; false if the saga moved on. */
   /**
    * Commits one transition, in a statement shared with concurrent ones. Returns the units it
    * scheduled in other sagas (children it started, asked to stop or woke), for the dispatcher; or
@@ -373,8 +372,9 @@ export class SagaStore {
   }
 
   /**
-   * Commits transitions, each only if its saga is still at the transition's `seq`. Returns the
-   * ids of the sagas whose transition was committed; the others changed meanwhile.
+   * Commits transitions, each only if its saga is still at the transition's `seq`. Returns, for
+   * each saga whose transition was committed, the units it scheduled in other sagas (children
+   * started, asked to stop or woken); the sagas missing from it changed meanwhile.
    */
   async commit(transitions: Transition[], sql?: StoreSql): Promise<Map<string, DueUnit[]>> {
     if (transitions.length === 0) return new Map();
