@@ -116,7 +116,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
     if (this.boundaries) await this.boundaries.reached('beforeHandler', saga, unit);
     const started = performance.now();
-    const outcome = await this.run(def, saga, unit);
+    const outcome = await this.run(def, saga, unit, surelyNotRunBefore(job));
     this.metrics.recordAttempt(saga, unit, outcome, (performance.now() - started) / 1000);
     if (this.boundaries) await this.boundaries.reached('afterHandler', saga, unit);
     await this.record(def, saga, { kind: 'outcome', unit: unit.key, outcome });
@@ -142,9 +142,19 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     return this.store.current(sagaId, unit, seq);
   }
 
-  private async run(def: SagaDefinition, saga: SagaSnapshot, unit: UnitSnapshot): Promise<Outcome> {
-    // The saga stopped going forward after this step's job was scheduled: it does not run.
-    if (unit.kind === UnitKind.Step && saga.status === SagaStatus.Compensating) return { kind: 'cancelled' };
+  private async run(
+    def: SagaDefinition,
+    saga: SagaSnapshot,
+    unit: UnitSnapshot,
+    notRunBefore: boolean,
+  ): Promise<Outcome> {
+    // The saga stopped going forward after this step's job was scheduled: if no handler ran for this
+    // attempt yet, it does not run. If one may have (its worker died before recording it), it runs
+    // again to learn its outcome (handlers are idempotent): one that completed is undone like any
+    // other, instead of being taken for a step that never started.
+    if (unit.kind === UnitKind.Step && saga.status === SagaStatus.Compensating && notRunBefore) {
+      return { kind: 'cancelled' };
+    }
     const step = def.steps[unit.step!];
     const budget = unit.kind === UnitKind.Step ? step.retry.attempts : step.compensation!.retry.attempts;
     // Earlier attempts were claimed by workers that died before recording them: the budget is spent.
@@ -204,4 +214,14 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     if (transition.abortRunning) this.cancellations.publishSoon(saga.id);
     for (const child of transition.stopChildren) this.cancellations.publishSoon(child);
   }
+}
+
+/**
+ * Certain that no handler ran for the unit's current attempt: the first delivery of the job that the
+ * committing process enqueued with the claim (it carries the snapshot; a job the reconciler enqueued
+ * again for a claimed unit does not, and its unit may have run in a process that died).
+ */
+function surelyNotRunBefore(job: Job<UnitJobData>): boolean {
+  const { claimed, snapshot, left = 0 } = job.data;
+  return claimed && snapshot !== undefined && job.attemptsStarted - left <= 1;
 }
