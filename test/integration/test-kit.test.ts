@@ -7,20 +7,29 @@ import { Inject, Injectable, Module } from '@nestjs/common';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import * as engineApi from '../../src/saga/index.js';
+import { toErrorResponse } from '../../src/saga/api/error-response.js';
 import {
   Compensate,
   NonRetryableError,
   Saga,
   Step,
   type CompensationContext,
+  type SignalContext,
   type StepContext,
 } from '../../src/saga/index.js';
 import {
   CrashExplorationError,
+  InvalidInputError,
+  SagaConflictError,
+  SagaEndedError,
+  SagaNotFoundError,
   SagaTestKit,
   SagaTestTimeoutError,
+  UnknownSagaError,
+  UnknownSignalError,
   type CrashBoundary,
   type SagaEventView,
+  type SagaView,
 } from '../../src/saga/testing/index.js';
 
 const Transfer = z.object({ amount: z.number().positive(), failNotify: z.boolean().default(false) });
@@ -35,6 +44,8 @@ class Ledger {
   readonly calls: { sagaId: string; handler: string; attempt: number; key: string }[] = [];
   readonly balances = new Map<string, number>();
   private readonly applied = new Set<string>();
+  /** What each careful effect did, by its idempotency key, until it is undone. */
+  private readonly effects = new Map<string, { account: string; delta: number }>();
 
   called(handler: string, ctx: StepContext): void {
     this.calls.push({ sagaId: ctx.sagaId, handler, attempt: ctx.attempt, key: ctx.idempotencyKey });
@@ -47,7 +58,16 @@ class Ledger {
   carefully(ctx: StepContext, account: string, delta: number): void {
     if (this.applied.has(ctx.idempotencyKey)) return;
     this.applied.add(ctx.idempotencyKey);
+    this.effects.set(ctx.idempotencyKey, { account, delta });
     this.carelessly(ctx, account, delta);
+  }
+
+  /** Undoes what the compensated step did, once, if it did anything (its attempt may never have run). */
+  undo(ctx: CompensationContext): void {
+    const effect = this.effects.get(ctx.stepIdempotencyKey);
+    if (!effect) return;
+    this.effects.delete(ctx.stepIdempotencyKey);
+    this.carelessly(ctx, effect.account, -effect.delta);
   }
 
   carelessly(ctx: StepContext, account: string, delta: number): void {
@@ -140,7 +160,157 @@ class PatientSaga {
   }
 }
 
-@Module({ providers: [Ledger, TransferSaga, CarelessRefundSaga, FragileSaga, PatientSaga] })
+const HOUR = 60 * 60_000;
+const DAY = 24 * HOUR;
+const WEEK = 7 * DAY;
+
+const Go = z.object({ by: z.string().min(1) });
+type Go = z.infer<typeof Go>;
+const Window = z.object({ amount: z.number().positive().default(1), timeoutMs: z.int().min(100).optional() });
+type Window = z.infer<typeof Window>;
+
+/** hold → approve (waits for signal `go`, for `timeoutMs` if given) → settle; a deadline of a week. */
+@Saga({ name: 'approval-window', input: Window, deadlineMs: WEEK })
+class ApprovalWindowSaga {
+  constructor(private readonly ledger: Ledger) {}
+
+  @Step({ retry: quick })
+  hold(ctx: StepContext<Window>) {
+    this.ledger.called('hold', ctx);
+    this.ledger.carefully(ctx, 'held', ctx.input.amount);
+  }
+
+  @Compensate('hold', { retry: quick })
+  release(ctx: CompensationContext<Window>) {
+    this.ledger.called('release', ctx);
+    this.ledger.undo(ctx);
+  }
+
+  @Step({ signal: { name: 'go', schema: Go, timeoutMs: (input: Window) => input.timeoutMs } })
+  approve(ctx: SignalContext<Window, Go>) {
+    this.ledger.called('approve', ctx);
+    return { by: ctx.payload.by };
+  }
+
+  @Step({ retry: quick })
+  settle(ctx: StepContext<Window>) {
+    this.ledger.called('settle', ctx);
+    this.ledger.carefully(ctx, 'settled', ctx.input.amount);
+  }
+}
+
+const FanOut = z.object({ amount: z.number().positive(), failRight: z.boolean().default(false) });
+type FanOut = z.infer<typeof FanOut>;
+/** Whatever a crash did not let it record, a branch may have done: each undoes its own failed attempt. */
+const branch = { group: 'branches', retry: quick, compensateOnFailure: true };
+
+/** open → (left ‖ right) → close; with `failRight`, right fails for good and open and left are undone. */
+@Saga({ name: 'fan-out', input: FanOut })
+class FanOutSaga {
+  constructor(private readonly ledger: Ledger) {}
+
+  @Step({ retry: quick })
+  open(ctx: StepContext<FanOut>) {
+    this.ledger.carefully(ctx, 'opened', ctx.input.amount);
+  }
+
+  @Compensate('open', { retry: quick })
+  reopen(ctx: CompensationContext<FanOut>) {
+    this.ledger.undo(ctx);
+  }
+
+  @Step(branch)
+  left(ctx: StepContext<FanOut>) {
+    this.ledger.carefully(ctx, 'left', ctx.input.amount);
+  }
+
+  @Compensate('left', { retry: quick })
+  undoLeft(ctx: CompensationContext<FanOut>) {
+    this.ledger.undo(ctx);
+  }
+
+  @Step(branch)
+  right(ctx: StepContext<FanOut>) {
+    if (ctx.input.failRight) throw new NonRetryableError('the right branch is closed');
+    this.ledger.carefully(ctx, 'right', ctx.input.amount);
+  }
+
+  @Compensate('right', { retry: quick })
+  undoRight(ctx: CompensationContext<FanOut>) {
+    this.ledger.undo(ctx);
+  }
+
+  @Step({ retry: quick })
+  close(ctx: StepContext<FanOut>) {
+    this.ledger.carefully(ctx, 'closed', ctx.input.amount);
+  }
+}
+
+const Chore = z.object({ amount: z.number().positive() });
+type Chore = z.infer<typeof Chore>;
+
+/** A child saga: its one step fails its first call, then waits out an hour's backoff. */
+@Saga({ name: 'chore', input: Chore })
+class ChoreSaga {
+  constructor(private readonly ledger: Ledger) {}
+
+  @Step({ retry: { attempts: 3, backoff: { type: 'fixed', delay: HOUR, maxDelay: HOUR } } })
+  work(ctx: StepContext<Chore>) {
+    this.ledger.called('work', ctx);
+    if (this.ledger.callsOf(ctx.sagaId, 'work').length === 1) throw new Error('busy, call back in an hour');
+    this.ledger.carefully(ctx, 'worked', ctx.input.amount);
+    return { worked: ctx.input.amount };
+  }
+
+  @Compensate('work', { retry: quick })
+  unwork(ctx: CompensationContext<Chore>) {
+    this.ledger.undo(ctx);
+  }
+}
+
+const Errand = z.object({ amount: z.number().positive(), failFinish: z.boolean().default(false) });
+type Errand = z.infer<typeof Errand>;
+
+/** prepare → delegate (runs a `chore`) → finish; with `failFinish`, the chore is compensated too. */
+@Saga({ name: 'errand', input: Errand })
+class ErrandSaga {
+  constructor(private readonly ledger: Ledger) {}
+
+  @Step({ retry: quick })
+  prepare(ctx: StepContext<Errand>) {
+    this.ledger.carefully(ctx, 'prepared', ctx.input.amount);
+  }
+
+  @Compensate('prepare', { retry: quick })
+  unprepare(ctx: CompensationContext<Errand>) {
+    this.ledger.undo(ctx);
+  }
+
+  @Step({ child: 'chore' })
+  delegate(ctx: StepContext<Errand>): Chore {
+    return { amount: ctx.input.amount };
+  }
+
+  @Step({ retry: quick })
+  finish(ctx: StepContext<Errand>) {
+    if (ctx.input.failFinish) throw new NonRetryableError('nobody to hand it to');
+    this.ledger.carefully(ctx, 'finished', ctx.input.amount);
+  }
+}
+
+@Module({
+  providers: [
+    Ledger,
+    TransferSaga,
+    CarelessRefundSaga,
+    FragileSaga,
+    PatientSaga,
+    ApprovalWindowSaga,
+    FanOutSaga,
+    ChoreSaga,
+    ErrandSaga,
+  ],
+})
 class FixtureModule {}
 
 /** Needs what the kit's `providers` option provides. */
@@ -345,6 +515,389 @@ describe('SagaTestKit', () => {
     await kit.skipTime(5 * 60_000);
     assert.equal((await kit.waitForEnd(id, { timeoutMs: 5000 })).status, 'completed');
   });
+
+  /**
+   * Asserts that `action` throws an error of class `type`, which the HTTP API answers with `status`
+   * (the kit throws what the route would), with `message` in its message or its issues.
+   */
+  async function rejects(
+    action: Promise<unknown>,
+    type: abstract new (...args: never[]) => Error,
+    status: number,
+    message: RegExp,
+  ): Promise<void> {
+    const error = await action.then(
+      () => assert.fail(`did not throw a ${type.name}`),
+      (error: unknown) => error,
+    );
+    assert.ok(error instanceof type, String(error));
+    assert.equal(toErrorResponse(error).statusCode, status);
+    const { issues } = error as { issues?: unknown };
+    assert.match(`${error.message} ${JSON.stringify(issues ?? [])}`, message);
+  }
+  const stepOf = (saga: SagaView, name: string) => saga.steps!.find((s) => s.name === name)!;
+
+  it('start passes a delayed start through, and runToEnd skips the wait: an hour later takes milliseconds', async () => {
+    const startedAt = Date.now();
+    const id = await kit.start('transfer', { amount: 4 }, { delayMs: HOUR });
+    const pending = await kit.view(id);
+    assert.equal(pending.status, 'pending');
+    assert.ok(Math.abs(Date.parse(pending.startAt!) - (startedAt + HOUR)) < 5000, pending.startAt);
+    const saga = await kit.runToEnd(id);
+    assert.equal(saga.status, 'completed');
+    assert.deepEqual([ledger.balance(id, 'from'), ledger.balance(id, 'to')], [-4, 4]);
+    assert.ok(Date.now() - startedAt < 5000, `took ${Date.now() - startedAt} ms`);
+  });
+
+  it('start passes startAt through; skipTime runs it when its time comes, and returns once it ran', async () => {
+    const id = await kit.start('transfer', { amount: 1 }, { startAt: new Date(Date.now() + DAY) });
+    assert.equal(await kit.skipTime(DAY - HOUR), 1, 'its first step waits');
+    assert.equal((await kit.view(id)).status, 'pending', 'an hour to go');
+    await kit.skipTime(HOUR);
+    assert.equal((await kit.view(id)).status, 'completed', 'skipTime returns once what came due has run');
+  });
+
+  it('start validates its options as POST /sagas/{name} does, and throws what the route answers 400, 404 and 409 with', async () => {
+    const transfer = { amount: 1 };
+    await rejects(
+      kit.start('transfer', transfer, { delayMs: 10, startAt: new Date() }),
+      InvalidInputError,
+      400,
+      /"path":"startAt","message":"give delayMs or startAt, not both"/,
+    );
+    await rejects(
+      kit.start('transfer', transfer, { delayMs: -1 }),
+      InvalidInputError,
+      400,
+      /"path":"delayMs"/,
+    );
+    await rejects(
+      kit.start('transfer', transfer, { delayMs: 1.5 }),
+      InvalidInputError,
+      400,
+      /"path":"delayMs"/,
+    );
+    await rejects(
+      kit.start('transfer', transfer, { deadlineMs: 50 }),
+      InvalidInputError,
+      400,
+      /"path":"deadlineMs","message":"must be at least 100"/,
+    );
+    await rejects(
+      kit.start('transfer', transfer, { startAt: new Date(Date.now() + 2 * 365 * DAY) }),
+      InvalidInputError,
+      400,
+      /must be at most one year ahead/,
+    );
+    await rejects(
+      kit.start('transfer', transfer, { idempotencyKey: 'not a key' }),
+      InvalidInputError,
+      400,
+      /"path":"","message":"must be 1-255 visible ASCII characters"/,
+    );
+    await rejects(kit.start('transfer', [transfer]), InvalidInputError, 400, /expected a JSON object/);
+    await rejects(kit.start('transfer', { amount: -1 }), InvalidInputError, 400, /"path":"amount"/);
+    await rejects(kit.start('no-such-saga', transfer), UnknownSagaError, 404, /no-such-saga/);
+
+    const key = `key-${Date.now()}`;
+    const id = await kit.start('transfer', transfer, { idempotencyKey: key });
+    assert.equal(await kit.start('transfer', transfer, { idempotencyKey: key }), id, 'the same saga, once');
+    await rejects(
+      kit.start('transfer', { amount: 2 }, { idempotencyKey: key }),
+      SagaConflictError,
+      409,
+      /already used to start saga/,
+    );
+    assert.equal((await kit.runToEnd(id)).status, 'completed');
+  });
+
+  it('signal delivers before the step waits (kept until taken) and once it waits, once per idempotency key', async () => {
+    const early = await kit.start('approval-window', { amount: 2 });
+    const receipt = await kit.signal(early, 'go', { by: 'ann' }, { idempotencyKey: 'go-1' });
+    assert.deepEqual(receipt, { id: early, signal: 'go', status: 'accepted', delivered: true });
+    const again = await kit.signal(early, 'go', { by: 'bob' }, { idempotencyKey: 'go-1' });
+    assert.equal(again.delivered, false, 'a key already delivered is not delivered again');
+    const saga = await kit.runToEnd(early);
+    assert.equal(saga.status, 'completed');
+    assert.deepEqual(stepOf(saga, 'approve').output, { by: 'ann' });
+    assert.deepEqual([ledger.balance(early, 'held'), ledger.balance(early, 'settled')], [2, 2]);
+
+    const late = await kit.start('approval-window', { amount: 3 });
+    const waiting = await kit.runUntilWaiting(late, 'go');
+    assert.equal(waiting.status, 'running');
+    const approve = stepOf(waiting, 'approve');
+    assert.deepEqual([approve.status, approve.waitingFor, approve.dueAt], ['waiting', 'go', undefined]);
+    assert.equal(ledger.callsOf(late, 'settle').length, 0);
+    await kit.signal(late, 'go', { by: 'cy' });
+    const approved = await kit.runToEnd(late);
+    assert.equal(approved.status, 'completed');
+    assert.deepEqual(stepOf(approved, 'approve').output, { by: 'cy' });
+    assert.equal(ledger.callsOf(late, 'approve').length, 1);
+  });
+
+  it('signal validates as POST /sagas/{id}/signals/{signal} does: 400, 404 and 409 as the engine names them', async () => {
+    const id = await kit.start('approval-window', { amount: 1 });
+    await rejects(
+      kit.signal(id, 'go', { by: '' }),
+      InvalidInputError,
+      400,
+      /^Invalid payload for signal "go" \[\{"path":"by"/,
+    );
+    await rejects(
+      kit.signal(id, 'go', 'yes'),
+      InvalidInputError,
+      400,
+      /expected a JSON object, received a string/,
+    );
+    await rejects(kit.signal('not-an-id', 'go', {}), InvalidInputError, 400, /Invalid saga id/);
+    await rejects(kit.signal(id, 'go!', {}), InvalidInputError, 400, /Invalid signal name/);
+    await rejects(kit.signal(id, 'stop', {}), UnknownSignalError, 404, /declares no signal "stop"/);
+    await rejects(
+      kit.signal('00000000-0000-7000-8000-000000000000', 'go', { by: 'ann' }),
+      SagaNotFoundError,
+      404,
+      /00000000-0000-7000-8000-000000000000/,
+    );
+    await kit.signal(id, 'go', { by: 'ann' });
+    assert.equal((await kit.runToEnd(id)).status, 'completed');
+    await rejects(kit.signal(id, 'go', { by: 'ann' }), SagaConflictError, 409, /already completed/);
+  });
+
+  it('runToEnd fails a wait step with SignalTimeout after a day, without sleeping; what came before is undone once', async () => {
+    const startedAt = Date.now();
+    const id = await kit.start('approval-window', { amount: 3, timeoutMs: DAY });
+    const saga = await kit.runToEnd(id);
+    assert.equal(saga.status, 'compensated');
+    assert.equal(saga.error?.name, 'SignalTimeout');
+    assert.deepEqual(
+      [stepOf(saga, 'approve').status, stepOf(saga, 'approve').error?.name],
+      ['failed', 'SignalTimeout'],
+    );
+    assert.equal(stepOf(saga, 'hold').status, 'compensated');
+    assert.deepEqual([ledger.balance(id, 'held'), ledger.callsOf(id, 'release').length], [0, 1]);
+    assert.equal(ledger.callsOf(id, 'approve').length, 0);
+    assert.ok(Date.now() - startedAt < 5000, `took ${Date.now() - startedAt} ms`);
+  });
+
+  it('runUntilWaiting says so when the saga ends before the step waits', async () => {
+    const id = await kit.start('transfer', { amount: 1 });
+    await assert.rejects(kit.runUntilWaiting(id, 'go'), (error: Error) => {
+      assert.ok(error instanceof SagaEndedError, String(error));
+      assert.match(
+        error.message,
+        /ended before a step waited for signal "go": saga [\w-]+ \(transfer\) is completed/,
+      );
+      return true;
+    });
+  });
+
+  it('a wait without a timeout is never skipped: the kit says which signal it waits for', async () => {
+    const id = await kit.start('approval-window', { amount: 1 }, { deadlineMs: HOUR });
+    await assert.rejects(kit.waitForEnd(id, { timeoutMs: 300 }), (error: Error) => {
+      assert.ok(error instanceof SagaTestTimeoutError, String(error));
+      assert.match(
+        error.message,
+        /approve waiting \(0 attempts, waits for signal "go"\).*nothing sends signal "go"/,
+      );
+      return true;
+    });
+    // Its deadline is a due time, though: runToEnd skips to it.
+    const saga = await kit.runToEnd(id);
+    assert.deepEqual([saga.status, saga.error?.name], ['compensated', 'DeadlineExceeded']);
+  });
+
+  it('skipTime lets a deadline of a week pass, and not before; a timeout of a day comes due before it', async () => {
+    const id = await kit.start('approval-window', { amount: 5 });
+    await kit.runUntilWaiting(id, 'go');
+    await kit.skipTime(6 * DAY);
+    const waiting = await kit.view(id);
+    assert.deepEqual([waiting.status, stepOf(waiting, 'approve').status], ['running', 'waiting']);
+    await kit.skipTime(DAY);
+    const late = await kit.view(id);
+    assert.deepEqual([late.status, late.error?.name], ['compensated', 'DeadlineExceeded']);
+    assert.equal(ledger.balance(id, 'held'), 0);
+
+    // Both due within the week: time passes in order, so the day's timeout ends it first.
+    const both = await kit.start('approval-window', { amount: 1, timeoutMs: DAY });
+    await kit.skipTime(WEEK);
+    const timedOut = await kit.view(both);
+    assert.deepEqual([timedOut.status, timedOut.error?.name], ['compensated', 'SignalTimeout']);
+  });
+
+  it("runToEnd of a parent waits for its child saga, and skips the child's waits (an hour's backoff)", async () => {
+    const startedAt = Date.now();
+    const id = await kit.start('errand', { amount: 6 });
+    const saga = await kit.runToEnd(id);
+    assert.equal(saga.status, 'completed');
+    const [child] = saga.children!;
+    assert.deepEqual(
+      { ...child, id: undefined },
+      { id: undefined, name: 'chore', status: 'completed', step: 'delegate' },
+    );
+    const chore = await kit.view(child.id);
+    assert.equal(stepOf(chore, 'work').attempts, 2);
+    assert.deepEqual(stepOf(saga, 'delegate').output, chore.output);
+    assert.deepEqual(
+      [ledger.balance(id, 'prepared'), ledger.balance(child.id, 'worked'), ledger.balance(id, 'finished')],
+      [6, 6, 6],
+    );
+    assert.ok(Date.now() - startedAt < 5000, `took ${Date.now() - startedAt} ms`);
+  });
+
+  it('skipTime moves the time of child sagas too', async () => {
+    const id = await kit.start('errand', { amount: 1 });
+    const parent = await kit.runUntil(id, (saga) => (saga.children?.length ?? 0) > 0);
+    const childId = parent.children![0].id;
+    // Until its first call failed: runUntil never moves time past a state in which its condition holds.
+    const chore = await kit.runUntil(
+      childId,
+      (c) => stepOf(c, 'work').attempts === 1 && stepOf(c, 'work').status === 'pending',
+    );
+    assert.ok(Date.parse(stepOf(chore, 'work').dueAt!) - Date.now() > HOUR - 60_000, 'an hour to wait');
+    await kit.skipTime(HOUR - 60_000);
+    assert.equal(stepOf(await kit.view(childId), 'work').attempts, 1, 'a minute to go');
+    assert.equal((await kit.view(id)).status, 'running');
+    await kit.skipTime(60_000);
+    assert.deepEqual(
+      [(await kit.view(childId)).status, (await kit.view(id)).status],
+      ['completed', 'completed'],
+    );
+  });
+
+  it('exploreCrashes over a parallel group: each branch crashed at every boundary, each effect once', async () => {
+    const report = await kit.exploreCrashes(
+      'fan-out',
+      { amount: 2 },
+      {
+        status: 'completed',
+        check: (saga) => {
+          for (const account of ['opened', 'left', 'right', 'closed'])
+            assert.equal(ledger.balance(saga.id, account), 2, account);
+        },
+      },
+    );
+    assert.deepEqual(report.units.map((u) => u.step).sort(), ['close', 'left', 'open', 'right']);
+    assert.equal(report.runs.length, 1 + 4 * 3);
+  });
+
+  // Engine bug, found by this exploration: an attempt that ran, but whose worker died before recording
+  // it, is recorded as never started when its redelivery finds the saga compensating (here: its
+  // sibling failed meanwhile; a cancel or a deadline does the same). StepWorker.run answers
+  // `cancelled` for the refused claim and decide() counts the claimed attempt as not run
+  // (`attempts - 1`), so `left` stays pending (shown skipped, 1 attempt) and is never compensated,
+  // although it opted in with compensateOnFailure: its effect is left behind. Marked todo until the
+  // engine is fixed; it states what must hold.
+  it(
+    'exploreCrashes over a parallel group that fails: whatever a branch did is undone once',
+    {
+      todo: 'engine: an attempt lost to a crash is counted as never run once its saga compensates (left afterHandler)',
+    },
+    async () => {
+      const report = await kit.exploreCrashes(
+        'fan-out',
+        { amount: 2, failRight: true },
+        {
+          status: 'compensated',
+          check: (saga) => {
+            for (const account of ['opened', 'left', 'right', 'closed'])
+              assert.equal(ledger.balance(saga.id, account), 0, account);
+          },
+        },
+      );
+      assert.deepEqual(report.units.map((u) => `${u.phase}:${u.step}`).sort(), [
+        'compensation:left',
+        'compensation:open',
+        'compensation:right',
+        'step:left',
+        'step:open',
+        'step:right',
+      ]);
+    },
+  );
+
+  for (const when of ['waiting', 'start'] as const) {
+    it(`exploreCrashes sends the signals of each run (${when === 'waiting' ? 'once the step waits' : 'at the start'}) and crashes the wait step's units too`, async () => {
+      const report = await kit.exploreCrashes(
+        'approval-window',
+        { amount: 4, timeoutMs: DAY },
+        {
+          status: 'completed',
+          signals: [{ name: 'go', payload: (run: number) => ({ by: `run-${run}` }), when }],
+          check: (saga) => {
+            assert.deepEqual([ledger.balance(saga.id, 'held'), ledger.balance(saga.id, 'settled')], [4, 4]);
+          },
+        },
+      );
+      assert.deepEqual(
+        report.units.map((u) => `${u.phase}:${u.step}:${u.attempt}`),
+        ['step:hold:1', 'step:approve:1', 'step:settle:1'],
+      );
+      assert.equal(report.runs.length, 1 + 3 * 3);
+      const payloads = await Promise.all(
+        report.runs.map(async (run) => stepOf(await kit.view(run.sagaId!), 'approve').output),
+      );
+      assert.deepEqual(
+        payloads,
+        report.runs.map((_, run) => ({ by: `run-${run}` })),
+      );
+    });
+  }
+
+  it('exploreCrashes starts each run with the start options, and lets drive steer it', async () => {
+    const report = await kit.exploreCrashes(
+      'approval-window',
+      { amount: 1 },
+      {
+        status: 'completed',
+        boundaries: ['afterHandler'],
+        start: { delayMs: HOUR },
+        drive: async (kit, id, run) => {
+          assert.equal((await kit.view(id)).status, 'pending', 'an hour before it starts');
+          await kit.runUntilWaiting(id, 'go');
+          await kit.signal(id, 'go', { by: `drive-${run}` });
+        },
+        check: (saga) =>
+          assert.deepEqual([ledger.balance(saga.id, 'held'), ledger.balance(saga.id, 'settled')], [1, 1]),
+      },
+    );
+    assert.equal(report.runs.length, 1 + 3);
+    const views = await Promise.all(report.runs.map((run) => kit.view(run.sagaId!)));
+    assert.deepEqual(
+      views.map((saga) => stepOf(saga, 'approve').output),
+      views.map((_, run) => ({ by: `drive-${run}` })),
+    );
+  });
+
+  for (const failFinish of [false, true]) {
+    it(`exploreCrashes crashes the units of a child saga too (${failFinish ? 'compensated with its parent' : 'completed'}), each effect once`, async () => {
+      const expected = failFinish ? 0 : 3;
+      const report = await kit.exploreCrashes(
+        'errand',
+        { amount: 3, failFinish },
+        {
+          status: failFinish ? 'compensated' : 'completed',
+          check: async (saga) => {
+            const [child] = saga.children!;
+            assert.equal(child.status, failFinish ? 'compensated' : 'completed');
+            assert.equal(ledger.balance(saga.id, 'prepared'), expected, 'prepared');
+            assert.equal(ledger.balance(child.id, 'worked'), expected, 'worked');
+            assert.equal(ledger.balance(saga.id, 'finished'), expected, 'finished');
+          },
+        },
+      );
+      const units = report.units.map(
+        (u) => `${u.phase}:${u.step}:${u.attempt}${u.via ? ` in ${u.saga} via ${u.via}` : ''}`,
+      );
+      assert.deepEqual(units, [
+        'step:prepare:1',
+        'step:delegate:1',
+        'step:work:1 in chore via delegate',
+        'step:work:2 in chore via delegate',
+        'step:finish:1',
+        ...(failFinish ? ['compensation:work:1 in chore via delegate', 'compensation:prepare:1'] : []),
+      ]);
+    });
+  }
 
   it('creates its own database and BullMQ prefix, applies the application migrations, provides extra providers, and removes both on close', async () => {
     const migrations = await mkdtemp(join(tmpdir(), 'saga-kit-migrations-'));

@@ -4,7 +4,7 @@ import type { SagaEventView, SagaView } from '../store/saga-views.js';
 import { CRASH_BOUNDARIES, type ArmedCrash, type CrashBoundary, type SagaUnit } from './crash-point.js';
 import { CrashExplorationError } from './crash-exploration.error.js';
 import { describeSteps } from './describe-saga.js';
-import type { SagaTestKit } from './saga-test-kit.js';
+import type { SagaTestKit, StartOptions } from './saga-test-kit.js';
 
 /** What every run of `exploreCrashes` must end with. */
 export interface CrashExpectation {
@@ -17,6 +17,33 @@ export interface CrashExpectation {
   check?: (view: SagaView, kit: SagaTestKit) => unknown;
   /** @defaultValue all three */
   boundaries?: readonly CrashBoundary[];
+  /** How every run is started (a delayed start, a deadline of its own). @defaultValue at once, with the saga's deadline */
+  start?: Omit<StartOptions, 'idempotencyKey'>;
+  /**
+   * Signals sent in every run, one after the other: each once a step of the saga waits for it
+   * (time skipped until then, as by `runToEnd`), or with `when: 'start'` right after the start. A
+   * run that ends before a step waits for one fails. @defaultValue none
+   */
+  signals?: ExplorationSignal[];
+  /**
+   * Steers every run after its start (and its `signals`), with its crash armed: send signals with
+   * `kit.runUntilWaiting` and `kit.signal`, cancel it, look at it midway. The run is taken to its
+   * end with `runToEnd` once it returns. @defaultValue none
+   */
+  drive?: (kit: SagaTestKit, sagaId: string, run: number) => unknown;
+}
+
+/** A signal that `exploreCrashes` sends in every run. */
+export interface ExplorationSignal {
+  name: string;
+  /** The payload: one value for all runs, or a function of the run's number. */
+  payload: unknown;
+  /**
+   * `'waiting'`: once a step of the saga waits for it, as a person or a service answering would;
+   * `'start'`: right after the start, before any step runs (the saga keeps it until its step takes it).
+   * @defaultValue 'waiting'
+   */
+  when?: 'waiting' | 'start';
 }
 
 /** One run of `exploreCrashes`. */
@@ -41,9 +68,9 @@ export interface CrashExplorationReport {
 export type ExplorationInput = unknown | ((run: number) => unknown);
 
 /**
- * Runs the saga once without a crash to learn which units it runs, then once more per unit and
- * boundary with a crash there, and checks every run. Runs one at a time, so each can be checked
- * on its own.
+ * Runs the saga once without a crash to learn which units it runs (its child sagas' too), then once
+ * more per unit and boundary with a crash there, and checks every run. Runs one at a time, so each
+ * can be checked on its own.
  */
 export async function exploreCrashes(
   kit: SagaTestKit,
@@ -51,16 +78,23 @@ export async function exploreCrashes(
   input: ExplorationInput,
   expectation: CrashExpectation,
 ): Promise<CrashExplorationReport> {
-  const inputOf = (run: number): unknown => (typeof input === 'function' ? input(run) : input);
+  const perRun = (value: unknown, run: number): unknown => (typeof value === 'function' ? value(run) : value);
+  const signals = expectation.signals ?? [];
 
   async function runOnce(run: number, crash?: CrashRun['crash']): Promise<CrashRun> {
     let sagaId: string | undefined;
     let armed: ArmedCrash | undefined;
     try {
-      sagaId = await kit.start(name, inputOf(run));
+      sagaId = await kit.start(name, perRun(input, run), expectation.start);
       // Armed in the same turn of the event loop as the start returned: the saga's first job
-      // reaches Redis only on a later turn, so no unit of the saga can run before.
+      // reaches Redis only on a later turn, so no unit of the saga can run before. A unit of a
+      // child saga is named by the child steps that lead to it from this run's saga.
       armed = crash && kit.crashAt({ ...crash.unit, boundary: crash.boundary, sagaId });
+      for (const signal of signals) {
+        if (signal.when !== 'start') await kit.runUntilWaiting(sagaId, signal.name);
+        await kit.signal(sagaId, signal.name, perRun(signal.payload, run));
+      }
+      await expectation.drive?.(kit, sagaId, run);
       const view = await kit.runToEnd(sagaId);
       const ran = { crash, sagaId, status: view.status };
       if (armed && !armed.firedIn) {
@@ -87,7 +121,7 @@ export async function exploreCrashes(
 
   const baseline = await runOnce(0);
   if (baseline.problem) throw new CrashExplorationError(name, [baseline], [baseline]);
-  const units = unitsOf(await kit.events(baseline.sagaId!));
+  const units = await familyUnits(kit, baseline.sagaId!);
   const runs = [baseline];
   for (const unit of units) {
     for (const boundary of expectation.boundaries ?? CRASH_BOUNDARIES) {
@@ -99,9 +133,31 @@ export async function exploreCrashes(
   return { units, runs };
 }
 
+/**
+ * The units of work the saga and its child sagas ran, in the order they started: each saga's from
+ * the events that claimed their attempts.
+ */
+async function familyUnits(kit: SagaTestKit, sagaId: string): Promise<SagaUnit[]> {
+  const started: { at: string; unit: SagaUnit }[] = [];
+  async function visit(id: string, via: string[], saga?: string): Promise<void> {
+    const view = await kit.view(id);
+    const child = via.length > 0 ? { via, saga } : {};
+    // Undoing a child step runs no handler (its child saga compensates): no unit of work to crash.
+    const undoneByChild = new Set(view.steps?.filter((s) => s.kind === 'child').map((s) => s.name));
+    for (const { at, unit } of unitsOf(await kit.events(id))) {
+      if (unit.phase === 'compensation' && undoneByChild.has(unit.step)) continue;
+      started.push({ at, unit: { ...unit, ...child } });
+    }
+    for (const c of view.children ?? []) await visit(c.id, [...via, c.step], c.name);
+  }
+  await visit(sagaId, []);
+  // A stable sort: units that started in one commit stay in the order of its events.
+  return started.sort((a, b) => (a.at < b.at ? -1 : a.at > b.at ? 1 : 0)).map((s) => s.unit);
+}
+
 /** The units of work a saga ran, from the events that claimed their attempts. */
-function unitsOf(events: SagaEventView[]): SagaUnit[] {
-  return events.flatMap((event): SagaUnit[] => {
+function unitsOf(events: SagaEventView[]): { at: string; unit: SagaUnit }[] {
+  return events.flatMap((event): { at: string; unit: SagaUnit }[] => {
     const phase =
       event.type === SagaEventType.StepStarted
         ? 'step'
@@ -109,7 +165,7 @@ function unitsOf(events: SagaEventView[]): SagaUnit[] {
           ? 'compensation'
           : undefined;
     if (!phase || !event.step || event.attempt === undefined) return [];
-    return [{ step: event.step, phase, attempt: event.attempt }];
+    return [{ at: event.at, unit: { step: event.step, phase, attempt: event.attempt } }];
   });
 }
 

@@ -6,6 +6,7 @@ import type { UnitBoundary, UnitBoundaryHook } from '../execution/unit-boundary-
 import type { ArmedCrash, CrashPoint, SagaUnit } from './crash-point.js';
 import { InjectedCrashError } from './injected-crash.error.js';
 import type { SagaClock } from './saga-clock.js';
+import type { LineageStep, SagaTree } from './saga-tree.js';
 
 const POLL_MS = 20;
 
@@ -19,6 +20,7 @@ export interface CrashRecoveryTools {
   queue: Queue<UnitJobData>;
   clock: SagaClock;
   reconciler: SagaReconciler;
+  tree: SagaTree;
 }
 
 /**
@@ -51,16 +53,27 @@ export class CrashInjector implements UnitBoundaryHook {
     return crash;
   }
 
-  reached(boundary: UnitBoundary, saga: SagaSnapshot, claimed: UnitSnapshot): void {
+  async reached(boundary: UnitBoundary, saga: SagaSnapshot, claimed: UnitSnapshot): Promise<void> {
     if (this.armed.length === 0) return;
     const unit = unitOf(claimed);
-    const index = this.armed.findIndex((crash) => matches(crash.point, boundary, saga, unit));
-    if (index < 0) return;
-    const [crash] = this.armed.splice(index, 1);
-    crash.firedIn = saga.id;
-    crash.unit = unit;
-    this.track(saga.id, this.recover(boundary, saga, claimed));
-    throw new InjectedCrashError(saga.id, boundary, unit);
+    const candidates = this.armed.filter((crash) => matches(crash.point, boundary, saga, unit));
+    let lineage: LineageStep[] | undefined;
+    for (const crash of candidates) {
+      const { via, sagaId } = crash.point;
+      if (via?.length) {
+        // Where a saga sits in its family is in Postgres: read only for a crash that names it.
+        lineage ??= await this.tools!.tree.lineage(saga.id);
+        if (!leadsThrough(lineage, via, sagaId)) continue;
+      } else if (sagaId !== undefined && sagaId !== saga.id) continue;
+      const index = this.armed.indexOf(crash);
+      // Fired meanwhile, in another unit that reached a boundary while the lineage was read.
+      if (index < 0) continue;
+      this.armed.splice(index, 1);
+      crash.firedIn = saga.id;
+      crash.unit = via?.length ? { ...unit, via: [...via], saga: saga.name } : unit;
+      this.track(saga.id, this.recover(boundary, saga, claimed));
+      throw new InjectedCrashError(saga.id, boundary, crash.unit);
+    }
   }
 
   /** Waits until every unit that a crash took from the saga is back on its way. */
@@ -88,7 +101,8 @@ export class CrashInjector implements UnitBoundaryHook {
 
   private async recover(boundary: UnitBoundary, saga: SagaSnapshot, unit: UnitSnapshot): Promise<void> {
     const redelivery = this.redeliver(unitJobId(saga.id, unit.key, unit.seq));
-    // The commit scheduled the units after this one; the crash kept them from Redis.
+    // The commit scheduled the units after this one (in its parent or child sagas too); the crash
+    // kept them from Redis.
     const lost = boundary === 'afterCommit' ? this.reconcileLost(saga.id) : undefined;
     await Promise.all([redelivery, lost]);
   }
@@ -104,11 +118,13 @@ export class CrashInjector implements UnitBoundaryHook {
     });
   }
 
-  /** Runs the reconciler while units of the saga are due and missing from Redis, until none is. */
+  /** Runs the reconciler while units of the saga's family are due and missing from Redis, until none is. */
   private async reconcileLost(sagaId: string): Promise<void> {
-    const { queue, clock, reconciler } = this.tools!;
+    const { queue, clock, reconciler, tree } = this.tools!;
+    const [top] = await tree.lineage(sagaId);
+    const family = await tree.ids(top?.sagaId ?? sagaId);
     await this.poll(async () => {
-      const due = await clock.scheduled(sagaId, true);
+      const due = (await Promise.all(family.map((id) => clock.scheduled(id, true)))).flat();
       const states = await Promise.all(due.map((u) => queue.getJobState(unitJobId(u.sagaId, u.unit, u.seq))));
       const lost = due.filter((_, i) => states[i] === 'unknown');
       if (lost.length === 0) return true;
@@ -134,13 +150,22 @@ export function unitOf(unit: UnitSnapshot): SagaUnit {
   return { step: unit.name, phase, attempt: unit.attempts };
 }
 
+/** What can be told without Postgres: everything but where the saga sits in its family. */
 function matches(point: CrashPoint, boundary: UnitBoundary, saga: SagaSnapshot, unit: SagaUnit): boolean {
   return (
     point.boundary === boundary &&
     point.step === unit.step &&
     (point.phase ?? 'step') === unit.phase &&
     (point.attempt === undefined || point.attempt === unit.attempt) &&
-    (point.sagaId === undefined || point.sagaId === saga.id) &&
-    (point.saga === undefined || point.saga === saga.name)
+    (point.saga === undefined || point.saga === saga.name) &&
+    // A crash that names child steps fires only in a child saga.
+    (!point.via?.length || saga.parent !== null)
   );
+}
+
+/** Whether the last child steps down to the saga are `via`, taken from the saga `from` if given. */
+function leadsThrough(lineage: LineageStep[], via: string[], from: string | undefined): boolean {
+  if (lineage.length < via.length) return false;
+  const last = lineage.slice(lineage.length - via.length);
+  return last.every((step, i) => step.step === via[i]) && (from === undefined || last[0].sagaId === from);
 }

@@ -19,6 +19,13 @@ export interface SagaUnit {
   phase: Phase;
   /** Counted from 1, for a step and for its compensation apart. */
   attempt: number;
+  /**
+   * For a unit of a child saga: the child steps that lead to that saga from the saga explored
+   * (`['pay']`: the child its step `pay` started). Absent for the explored saga's own units.
+   */
+  via?: string[];
+  /** For a unit of a child saga: that saga's name. */
+  saga?: string;
 }
 
 export interface CrashPoint {
@@ -29,10 +36,15 @@ export interface CrashPoint {
   boundary: CrashBoundary;
   /** Only this attempt. @defaultValue the first attempt that reaches the boundary */
   attempt?: number;
-  /** Only in the saga with this id. @defaultValue any saga */
+  /** Only in the saga with this id (with `via`, in a child saga of it). @defaultValue any saga */
   sagaId?: string;
   /** Only in sagas of this name. @defaultValue any saga */
   saga?: string;
+  /**
+   * Only in a child saga: the one these child steps lead to (`['pay']`: a saga started by a step
+   * `pay`), from the saga `sagaId` if given. @defaultValue any saga, child or not
+   */
+  via?: string[];
 }
 
 /** A crash armed with `SagaTestKit.crashAt`: it fires once, at the first unit that matches its point. */
@@ -52,8 +64,13 @@ const WHERE: Record<CrashBoundary, string> = {
   afterCommit: 'after the commit',
 };
 
-/** "after the handler of the compensation of chargePayment (attempt 1)", for messages. */
+/**
+ * "after the handler of the compensation of chargePayment (attempt 1)", or "before the handler of
+ * step authorize (attempt 1) of child saga payment (via pay)", for messages.
+ */
 export function describeCrash(boundary: CrashBoundary, unit: Partial<SagaUnit> & { step: string }): string {
   const what = unit.phase === 'compensation' ? `the compensation of ${unit.step}` : `step ${unit.step}`;
-  return `${WHERE[boundary]} of ${what}${unit.attempt === undefined ? '' : ` (attempt ${unit.attempt})`}`;
+  const attempt = unit.attempt === undefined ? '' : ` (attempt ${unit.attempt})`;
+  const child = unit.via?.length ? ` of child saga ${unit.saga ?? '?'} (via ${unit.via.join(' → ')})` : '';
+  return `${WHERE[boundary]} of ${what}${attempt}${child}`;
 }

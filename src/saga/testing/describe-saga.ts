@@ -13,6 +13,8 @@ export function describeSteps(view: SagaView): string {
 
 function describeStep(step: StepView): string {
   const details = [plural(step.attempts, 'attempt')];
+  if (step.waitingFor) details.push(`waits for signal "${step.waitingFor}"`);
+  else if (step.childId && step.status === 'waiting') details.push(`waits for child saga ${step.childId}`);
   if (step.error) details.push(`last error ${step.error.name}: ${step.error.message}`);
   const compensation = step.compensation;
   if (compensation) {

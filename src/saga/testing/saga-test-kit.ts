@@ -14,10 +14,18 @@ import postgres from 'postgres';
 import { SagaDispatcher } from '../execution/saga-dispatcher.js';
 import { SAGA_QUEUE, type UnitJobData } from '../execution/saga-queue.js';
 import { SagaReconciler } from '../execution/saga-reconciler.js';
-import { SagaService } from '../execution/saga.service.js';
+import { SagaService, type SignalReceipt } from '../execution/saga.service.js';
 import { UNIT_BOUNDARY_HOOK } from '../execution/unit-boundary-hook.js';
 import { SagaModule } from '../saga.module.js';
 import type { SagaModuleOptions } from '../saga-module-options.js';
+import {
+  assertJsonObjectBody,
+  idempotencyKeySchema,
+  parseRequest,
+  sagaIdSchema,
+  signalNameSchema,
+  startQuerySchema,
+} from '../api/request-schemas.js';
 import { ACTIVE_SAGA_STATUSES } from '../saga-status.js';
 import { SagaDatabase } from '../store/saga-database.js';
 import { SagaQueries } from '../store/saga-queries.js';
@@ -31,7 +39,9 @@ import {
 } from './crash-explorer.js';
 import type { ArmedCrash, CrashPoint } from './crash-point.js';
 import { SagaClock } from './saga-clock.js';
+import { SagaEndedError } from './saga-ended.error.js';
 import { SagaTestTimeoutError } from './saga-test-timeout.error.js';
+import { SagaTree } from './saga-tree.js';
 import {
   createSagaTestEnvironment,
   type SagaTestEnvironment,
@@ -67,6 +77,23 @@ export interface WaitOptions {
   timeoutMs?: number;
 }
 
+/** How `start` starts a saga: the `Idempotency-Key` header and the query of `POST /sagas/{name}`. */
+export interface StartOptions {
+  /** A second start with this key and the same input returns the first saga; with another input, a SagaConflictError. @defaultValue none */
+  idempotencyKey?: string;
+  /** Starts it this long from now (0 .. 1 year); it is `pending` until then. Not with `startAt`. @defaultValue 0 */
+  delayMs?: number;
+  /** Starts it at this time (at most a year ahead); not with `delayMs`. @defaultValue now */
+  startAt?: Date | string;
+  /** Its deadline, in ms from its start (at least 100), instead of the saga's own. @defaultValue the saga's `deadlineMs` */
+  deadlineMs?: number;
+}
+
+export interface SignalOptions {
+  /** A signal with a key already delivered to this saga is not delivered again (`delivered: false`). @defaultValue none */
+  idempotencyKey?: string;
+}
+
 @Module({})
 class SagaTestKitModule {}
 
@@ -90,6 +117,7 @@ export class SagaTestKit {
   private readonly service: SagaService;
   private readonly queries: SagaQueries;
   private readonly clock: SagaClock;
+  private readonly tree: SagaTree;
   private closing?: Promise<void>;
 
   private constructor(
@@ -106,8 +134,10 @@ export class SagaTestKit {
     this.service = this.get(SagaService);
     this.queries = this.get(SagaQueries);
     const queue = this.get<Queue<UnitJobData>>(getQueueToken(SAGA_QUEUE));
-    this.clock = new SagaClock(this.get(SagaDatabase), queue, this.get(SagaDispatcher));
-    crashes.attach({ queue, clock: this.clock, reconciler: this.get(SagaReconciler) });
+    const database = this.get(SagaDatabase);
+    this.tree = new SagaTree(database);
+    this.clock = new SagaClock(database, queue, this.get(SagaDispatcher));
+    crashes.attach({ queue, clock: this.clock, reconciler: this.get(SagaReconciler), tree: this.tree });
   }
 
   /**
@@ -159,12 +189,46 @@ export class SagaTestKit {
     return this.app.get<T>(token, { strict: false });
   }
 
-  /** Starts a saga (its input validated as over HTTP) and returns its id. */
-  async start(name: string, input: unknown, options: { idempotencyKey?: string } = {}): Promise<string> {
-    return (await this.service.start(name, input, options)).id;
+  /**
+   * Starts a saga and returns its id; its input and options are validated as `POST /sagas/{name}`
+   * validates them (an InvalidInputError, UnknownSagaError or SagaConflictError otherwise). A
+   * delayed start is `pending` until then: `runToEnd` and `skipTime` skip that wait too.
+   */
+  async start(name: string, input: unknown, options: StartOptions = {}): Promise<string> {
+    const { idempotencyKey, delayMs, startAt, deadlineMs } = options;
+    const key = parseRequest(idempotencyKeySchema, idempotencyKey, 'idempotencyKey');
+    // The query's own schema, so that the kit accepts exactly what the route does.
+    const timing = parseRequest(
+      startQuerySchema,
+      {
+        ...(delayMs === undefined ? {} : { delayMs: String(delayMs) }),
+        ...(startAt === undefined ? {} : { startAt: isoString(startAt) }),
+        ...(deadlineMs === undefined ? {} : { deadlineMs: String(deadlineMs) }),
+      },
+      'start options',
+    );
+    assertJsonObjectBody(input);
+    return (await this.service.start(name, input, { idempotencyKey: key, ...timing })).id;
   }
 
-  // Signals, when the engine has them, are sent here: signal(id, name, payload).
+  /**
+   * Sends a signal to the saga, as `POST /sagas/{id}/signals/{signal}` does: kept until the step
+   * that waits for it takes it (it may be sent before the step waits). A payload that fails the
+   * signal's schema is an InvalidInputError; an unknown saga, or a signal its definition does not
+   * declare, a SagaNotFoundError or UnknownSignalError; a saga that has ended, a SagaConflictError.
+   */
+  async signal(
+    sagaId: string,
+    signal: string,
+    payload: unknown,
+    options: SignalOptions = {},
+  ): Promise<SignalReceipt> {
+    const id = parseRequest(sagaIdSchema, sagaId, 'saga id');
+    const name = parseRequest(signalNameSchema, signal, 'signal name');
+    const key = parseRequest(idempotencyKeySchema, options.idempotencyKey, 'idempotencyKey');
+    assertJsonObjectBody(payload);
+    return this.service.signal(id, name, payload, { idempotencyKey: key });
+  }
 
   /** The saga and its steps, as `GET /sagas/{id}` shows them. */
   async view(id: string): Promise<SagaView> {
@@ -180,22 +244,61 @@ export class SagaTestKit {
 
   /** Waits, in real time, until the saga ends (`completed`, `compensated` or `failed`); returns it then. */
   waitForEnd(id: string, options: WaitOptions = {}): Promise<SagaView> {
-    return this.untilEnd(id, false, options.timeoutMs ?? this.timeoutMs);
-  }
-
-  /** Like `waitForEnd`, but every wait of this saga (a retry's backoff) is skipped as soon as it begins. */
-  runToEnd(id: string, options: WaitOptions = {}): Promise<SagaView> {
-    return this.untilEnd(id, true, options.timeoutMs ?? this.timeoutMs);
+    return this.run(id, { skipping: false, timeoutMs: options.timeoutMs ?? this.timeoutMs });
   }
 
   /**
-   * Moves time forward for every saga: whatever waits on a due time (a retry's backoff) waits `ms`
-   * less, and runs now if that makes it due. Without `ms`, everything waiting is due now. Returns
-   * how many units were waiting.
+   * Like `waitForEnd`, but time is skipped: whenever the saga and its child sagas have nothing to do
+   * but wait (a retry's backoff, a delayed start, a signal's timeout, its deadline), time moves on
+   * to the next of those due times at once. A wait for a signal without a timeout is never skipped:
+   * send the signal first (it is kept until the step takes it), or use `runUntilWaiting`.
+   */
+  runToEnd(id: string, options: WaitOptions = {}): Promise<SagaView> {
+    return this.run(id, { skipping: true, timeoutMs: options.timeoutMs ?? this.timeoutMs });
+  }
+
+  /**
+   * Runs the saga as `runToEnd` does until `until(saga)` holds, and returns it then; time never moves
+   * past a state in which it holds. Throws a SagaEndedError if the saga ends first (and `until` does
+   * not hold for it); `options.description` says what was awaited, for its message.
+   */
+  runUntil(
+    id: string,
+    until: (saga: SagaView) => boolean,
+    options: WaitOptions & { description?: string } = {},
+  ): Promise<SagaView> {
+    const timeoutMs = options.timeoutMs ?? this.timeoutMs;
+    const awaited = options.description ?? 'its condition held';
+    return this.run(id, { skipping: true, timeoutMs, until, awaited });
+  }
+
+  /**
+   * Runs the saga as `runToEnd` does until one of its steps waits for `signal` (any signal, without
+   * it), before that wait's timeout is skipped, and returns it then: the moment to send the signal.
+   */
+  runUntilWaiting(id: string, signal?: string, options: WaitOptions = {}): Promise<SagaView> {
+    const description =
+      signal === undefined ? 'a step waited for a signal' : `a step waited for signal "${signal}"`;
+    return this.runUntil(
+      id,
+      (saga) =>
+        (saga.steps ?? []).some(
+          (s) => s.waitingFor !== undefined && (signal === undefined || s.waitingFor === signal),
+        ),
+      { ...options, description },
+    );
+  }
+
+  /**
+   * Moves time `ms` forward for every saga, as it would pass: whenever nothing runs and nothing is
+   * due, to the next due time (a backoff, a delayed start, a signal's timeout, a deadline), and what
+   * comes due runs before time moves on; what is due later than `ms` is `ms` nearer. Without `ms`,
+   * until nothing waits for a time any more. Returns once nothing runs; and how many units' due
+   * times moved. Throws a TimeSkipTimeoutError if work keeps running for the kit's `timeoutMs`.
    */
   async skipTime(ms?: number): Promise<number> {
     if (ms !== undefined && !(ms >= 0)) throw new RangeError(`skipTime(${ms}): ms must be at least 0`);
-    return this.clock.skip(ms);
+    return this.clock.skip(ms, this.timeoutMs);
   }
 
   /**
@@ -232,21 +335,44 @@ export class SagaTestKit {
     return this.closing;
   }
 
-  private async untilEnd(id: string, skipping: boolean, timeoutMs: number): Promise<SagaView> {
-    const deadline = Date.now() + timeoutMs;
+  /**
+   * Polls the saga until it ends (or `until` holds), moving time on when `skipping`. Time moves only
+   * if the saga and its children are still as they were when it was looked at, so that it never
+   * moves past a state in which `until` held.
+   */
+  private async run(
+    id: string,
+    options: { skipping: boolean; timeoutMs: number; until?: (saga: SagaView) => boolean; awaited?: string },
+  ): Promise<SagaView> {
+    const deadline = Date.now() + options.timeoutMs;
+    let fingerprint = options.skipping ? await this.clock.fingerprint(id) : undefined;
     for (;;) {
-      if (skipping) await this.clock.skip(undefined, id);
       const view = await this.view(id);
-      if (!(ACTIVE_SAGA_STATUSES as string[]).includes(view.status)) {
+      const ended = !(ACTIVE_SAGA_STATUSES as string[]).includes(view.status);
+      if (options.until?.(view)) return view;
+      if (ended) {
+        if (options.until) throw new SagaEndedError(view, options.awaited!);
         // Crashed units may still be on their way back: let them finish (they change nothing now).
-        await this.crashes.settled(id);
+        for (const member of await this.tree.ids(id)) await this.crashes.settled(member);
         return this.view(id);
       }
       if (Date.now() > deadline) {
         const next = Math.min(...(await this.clock.scheduled(id)).map((u) => u.dueInMs));
-        throw new SagaTestTimeoutError(view, timeoutMs, Number.isFinite(next) ? next : null);
+        throw new SagaTestTimeoutError(view, options.timeoutMs, Number.isFinite(next) ? next : null);
+      }
+      if (options.skipping) {
+        const step = await this.clock.advance({ root: id, fingerprint });
+        if (step.busy.length > 0) await this.clock.bringDueJobsIn(id);
+        fingerprint = step.fingerprint;
+        // Time moved: what came due is on its way; look again at once.
+        if (step.movedMs !== null) continue;
       }
       await new Promise((resolve) => setTimeout(resolve, POLL_MS));
     }
   }
+}
+
+function isoString(at: Date | string): string {
+  if (typeof at === 'string') return at;
+  return Number.isNaN(at.getTime()) ? 'Invalid Date' : at.toISOString();
 }

@@ -8,7 +8,12 @@ export class SagaTestTimeoutError extends Error {
     timeoutMs: number,
     dueInMs?: number | null,
   ) {
-    const hint = dueInMs ? ' (waitForEnd waits in real time: runToEnd or skipTime skip the wait)' : '';
+    const signal = saga.steps?.find((step) => step.waitingFor)?.waitingFor;
+    const hint = signal
+      ? ` (nothing sends signal "${signal}": send it with signal(), before or after the step waits)`
+      : dueInMs
+        ? ' (waitForEnd waits in real time: runToEnd or skipTime skip the wait)'
+        : '';
     super(`timed out after ${timeoutMs} ms: ${describeSaga(saga, dueInMs)}${hint}`);
     this.name = 'SagaTestTimeoutError';
   }
