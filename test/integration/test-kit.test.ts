@@ -780,40 +780,29 @@ describe('SagaTestKit', () => {
     assert.equal(report.runs.length, 1 + 4 * 3);
   });
 
-  // Engine bug, found by this exploration: an attempt that ran, but whose worker died before recording
-  // it, is recorded as never started when its redelivery finds the saga compensating (here: its
-  // sibling failed meanwhile; a cancel or a deadline does the same). StepWorker.run answers
-  // `cancelled` for the refused claim and decide() counts the claimed attempt as not run
-  // (`attempts - 1`), so `left` stays pending (shown skipped, 1 attempt) and is never compensated,
-  // although it opted in with compensateOnFailure: its effect is left behind. Marked todo until the
-  // engine is fixed; it states what must hold.
-  it(
-    'exploreCrashes over a parallel group that fails: whatever a branch did is undone once',
-    {
-      todo: 'engine: an attempt lost to a crash is counted as never run once its saga compensates (left afterHandler)',
-    },
-    async () => {
-      const report = await kit.exploreCrashes(
-        'fan-out',
-        { amount: 2, failRight: true },
-        {
-          status: 'compensated',
-          check: (saga) => {
-            for (const account of ['opened', 'left', 'right', 'closed'])
-              assert.equal(ledger.balance(saga.id, account), 0, account);
-          },
+  // Found an engine bug (fixed): an attempt that ran, but whose worker died before recording it,
+  // was taken for one never started once its redelivery found the saga compensating.
+  it('exploreCrashes over a parallel group that fails: whatever a branch did is undone once', async () => {
+    const report = await kit.exploreCrashes(
+      'fan-out',
+      { amount: 2, failRight: true },
+      {
+        status: 'compensated',
+        check: (saga) => {
+          for (const account of ['opened', 'left', 'right', 'closed'])
+            assert.equal(ledger.balance(saga.id, account), 0, account);
         },
-      );
-      assert.deepEqual(report.units.map((u) => `${u.phase}:${u.step}`).sort(), [
-        'compensation:left',
-        'compensation:open',
-        'compensation:right',
-        'step:left',
-        'step:open',
-        'step:right',
-      ]);
-    },
-  );
+      },
+    );
+    assert.deepEqual(report.units.map((u) => `${u.phase}:${u.step}`).sort(), [
+      'compensation:left',
+      'compensation:open',
+      'compensation:right',
+      'step:left',
+      'step:open',
+      'step:right',
+    ]);
+  });
 
   for (const when of ['waiting', 'start'] as const) {
     it(`exploreCrashes sends the signals of each run (${when === 'waiting' ? 'once the step waits' : 'at the start'}) and crashes the wait step's units too`, async () => {
