@@ -2,14 +2,20 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { AppProcess, killAll } from '../support/app-process.js';
 import { ChaosScenario, isClean, type ChaosReport } from '../support/chaos-scenario.js';
+import { EXPECTED, expectedTripStatuses, tripCases, type TripCase } from '../support/chaos-trips.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
+const ORDERS = 400;
+const TRIPS = 160;
+
 /**
- * Invariants 2, 3 and 7 under fire: one API and two worker processes run a few hundred `order`
- * sagas while workers are SIGKILLed or stopped with SIGTERM (and replaced) and the Redis data of
- * the run is wiped. Every saga
- * must end as its card implies, with each transition and each side effect exactly once.
+ * Invariants 2, 3, 5, 7 and 8 under fire: one API and two worker processes run a few hundred
+ * `order` sagas and 160 `trip` sagas (parallel bookings, approvals signalled early, late and
+ * twice, rejections, cancels while waiting and while the child payment runs, signal timeouts and
+ * deadlines) while workers are SIGKILLed or stopped with SIGTERM (and replaced) and the Redis data
+ * of the run is wiped. Every saga must end as its input and the scenario's actions imply, with
+ * each transition and each side effect exactly once, and every child's end must reach its parent.
  * bench/chaos.ts runs the same scenario at a larger scale (and restarts Postgres).
  */
 describe('chaos: killed workers and wiped Redis while sagas run', () => {
@@ -21,7 +27,8 @@ describe('chaos: killed workers and wiped Redis while sagas run', () => {
     t = await createTestEnvironment();
     scenario = new ChaosScenario({
       environment: t,
-      sagas: 400,
+      sagas: ORDERS,
+      trips: TRIPS,
       workers: 2,
       startOverMs: 10_000,
       workerConcurrency: 20,
@@ -39,15 +46,30 @@ describe('chaos: killed workers and wiped Redis while sagas run', () => {
     await t?.destroy();
   });
 
-  it('ends every saga as its card implies, with every transition and side effect exactly once', async () => {
+  it('ends every order and trip as its input and the scenario imply, with every transition, child saga and side effect exactly once', async () => {
     let report: ChaosReport | undefined;
     try {
       report = await scenario.run();
       assert.ok(isClean(report), 'the run lost, duplicated or got something wrong');
-      assert.equal(report.started, 400);
-      assert.equal(report.completed, 267);
-      assert.equal(report.compensated, 133);
-      assert.equal(report.failed, 0);
+      assert.deepEqual(report.orders, { started: ORDERS, completed: 267, compensated: 133, failed: 0 });
+      const cases = tripCases(TRIPS);
+      const count = (which: (c: TripCase) => boolean) =>
+        Object.entries(cases).reduce((n, [c, k]) => n + (which(c as TripCase) ? k : 0), 0);
+      assert.deepEqual(report.trips, { started: TRIPS, ...expectedTripStatuses(TRIPS), failed: 0 });
+      // A child payment for each trip that gets to pay: completed with its trip, compensated for the
+      // declined card and the trips cancelled while paying.
+      assert.deepEqual(report.payments, {
+        started: count((c) => EXPECTED[c].pays),
+        completed: count((c) => EXPECTED[c].status === 'completed'),
+        compensated: cases.declined + cases['cancel-paying'],
+        failed: 0,
+      });
+      // The scenario did what the cases say: the SLO trips took their approval before they waited.
+      assert.equal(report.tripActions.missed, 0);
+      assert.ok(report.tripActions.approvedBeforeWaiting >= cases['approve-early']);
+      assert.equal(report.tripActions.repeatedSignalsRefused, cases['approve-twice']);
+      assert.equal(report.tripActions.cancelledWhileWaiting, cases['cancel-waiting']);
+      assert.equal(report.tripActions.cancelledWhilePaying, cases['cancel-paying']);
       assert.equal(report.workersKilled, 4);
       assert.equal(report.workersStopped, 1);
       assert.equal(report.redisWipes, 3);
