@@ -1,20 +1,27 @@
 // `npm run chaos`: the chaos scenario of test/integration/chaos.test.ts at a larger scale. One API and
-// several worker processes run `order` sagas (default 2,000, `--n`) while workers are SIGKILLed and
-// replaced (and others stopped with SIGTERM and replaced), the run's Redis data is wiped and Postgres restarts; then it prints a report and exits
-// non-zero if any saga was lost, any transition recorded twice, or anything ended wrong.
+// several worker processes run `order` sagas (default 2,000, `--n`) and `trip` sagas (default 600,
+// `--trips`: parallel bookings, approvals sent early, late and twice, rejections, failing bookings,
+// declined cards failing the child payment, cancels while waiting and while paying, signal
+// timeouts and deadlines) while workers are SIGKILLed and replaced (and others stopped with SIGTERM
+// and replaced), the run's Redis data is wiped and Postgres restarts; then it prints a report and
+// exits non-zero if any saga (child payments included) was lost, any transition recorded twice,
+// anything ended wrong, any child's end did not reach its parent, or any side effect is not
+// exactly that of the outcome.
 //
-// Options: --n <sagas>  --workers <n>  --kills <n> (SIGKILL)  --stops <n> (SIGTERM)  --wipes <n>  --pg-restarts <n>  --no-pg-restart
-//          --start-over-ms <ms>  --worker-concurrency <n>  --settle-timeout-ms <ms>  --atomic-wipe  --quiet
+// Options: --n <orders>  --trips <n>  --workers <n>  --kills <n> (SIGKILL)  --stops <n> (SIGTERM)  --wipes <n>
+//          --pg-restarts <n>  --no-pg-restart  --start-over-ms <ms>  --worker-concurrency <n>  --settle-timeout-ms <ms>
+//          --atomic-wipe  --quiet
 // --no-pg-restart skips the Postgres restart, which disturbs everything else using that Postgres.
 // Redis is wiped with SCAN + DEL from the client, so enqueues racing the wipe can leave half a job
 // behind; --atomic-wipe deletes the prefix in one Lua script instead (a FLUSHALL of the prefix).
 import { parseArgs } from 'node:util';
-import { ChaosScenario, isClean, type ChaosReport } from '../test/support/chaos-scenario.js';
+import { ChaosScenario, isClean, type ChaosReport, type SagaCounts } from '../test/support/chaos-scenario.js';
 import { createTestEnvironment } from '../test/support/test-app.js';
 
 const { values } = parseArgs({
   options: {
     n: { type: 'string', default: '2000' },
+    trips: { type: 'string', default: '600' },
     workers: { type: 'string', default: '3' },
     kills: { type: 'string', default: '6' },
     stops: { type: 'string', default: '2' },
@@ -39,6 +46,7 @@ const int = (name: keyof typeof values, value: string | undefined): number => {
 };
 
 const sagas = int('n', values.n);
+const trips = int('trips', values.trips);
 const began = Date.now();
 const log = (line: string) => {
   if (!values.quiet) console.log(`[${((Date.now() - began) / 1000).toFixed(1).padStart(6)} s] ${line}`);
@@ -49,11 +57,13 @@ async function main(): Promise<number> {
   const scenario = new ChaosScenario({
     environment,
     sagas,
+    trips,
     workers: int('workers', values.workers),
-    // About 50 starts a second by default, which two cores keep up with while everything else happens.
+    // About 50 orders a second by default, which two cores keep up with while everything else
+    // happens; a trip (six steps, compensations, a child payment) counts as three orders.
     startOverMs: values['start-over-ms']
       ? int('start-over-ms', values['start-over-ms'])
-      : Math.max(5000, sagas * 20),
+      : Math.max(5000, (sagas + 3 * trips) * 20),
     workerConcurrency: int('worker-concurrency', values['worker-concurrency']),
     lockDurationMs: 2000,
     workerKills: int('kills', values.kills),
@@ -93,17 +103,34 @@ async function main(): Promise<number> {
 }
 
 function renderReport(report: ChaosReport): string {
+  const counts = (label: string, c: SagaCounts): [string, string][] => [
+    [`${label}: started`, String(c.started)],
+    [`${label}: completed / compensated`, `${c.completed} / ${c.compensated}`],
+  ];
+  const actions = report.tripActions;
   const rows: [string, string | number, boolean?][] = [
-    ['started', report.started],
-    ['completed', report.completed],
-    ['compensated', report.compensated],
-    ['failed (dead letter)', report.failed, report.failed > 0],
+    ...counts('orders', report.orders),
+    ...counts('trips', report.trips),
+    ...counts('child payments', report.payments),
+    [
+      'failed (dead letter)',
+      report.failed + report.payments.failed,
+      report.failed + report.payments.failed > 0,
+    ],
     ['lost', report.lost, report.lost > 0],
     ['duplicated transitions', report.duplicatedTransitions, report.duplicatedTransitions > 0],
     ['wrong status', report.wrongStatus, report.wrongStatus > 0],
     ['wrong side effects', report.wrongSideEffects, report.wrongSideEffects > 0],
+    ['wrong children', report.wrongChildren, report.wrongChildren > 0],
+    ['wrong signals', report.wrongSignals, report.wrongSignals > 0],
     ['unclean process exits', report.uncleanExits, report.uncleanExits > 0],
-    ['attempts cut short (redelivered)', report.extraAttempts],
+    ['order attempts cut short (redelivered)', report.extraAttempts],
+    ['trips approved before they waited', actions.approvedBeforeWaiting],
+    ['trips signalled while waiting', actions.signalledWhileWaiting],
+    ['repeated signal keys refused (200)', actions.repeatedSignalsRefused],
+    ['trips cancelled while waiting', actions.cancelledWhileWaiting],
+    ['trips cancelled while paying', actions.cancelledWhilePaying],
+    ['trips not driven as planned', actions.missed, actions.missed > 0],
     ['workers killed (SIGKILL)', report.workersKilled],
     ['workers stopped (SIGTERM)', report.workersStopped],
     ['Redis wipes', report.redisWipes],

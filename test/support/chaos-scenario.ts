@@ -4,16 +4,21 @@ import { promisify } from 'node:util';
 import type { Redis } from 'ioredis';
 import { AppProcess, killAll, type Exit } from './app-process.js';
 import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
+import { verifyTrips } from './chaos-trip-checks.js';
+import { makeTrip, TripDriver, type PlannedTrip, type TripActions } from './chaos-trips.js';
 import type { TestEnvironment } from './test-app.js';
 
 /**
  * The chaos scenario shared by test/integration/chaos.test.ts (a few hundred sagas) and
  * bench/chaos.ts (thousands, plus a Postgres restart): one API process and several worker
- * processes share the environment's database and BullMQ prefix; `order` sagas are started through
- * the API with the three demo cards mixed while workers are SIGKILLed and replaced, the Redis data
- * under the prefix is wiped and (optionally) Postgres restarts. Then Postgres is checked: every
- * saga ends in the status its card implies, no transition is recorded twice, and the side effects
- * (payments, e-mails, inventory) are exactly those of the outcomes.
+ * processes share the environment's database and BullMQ prefix; `order` sagas (the three demo cards
+ * mixed) and `trip` sagas (approved, rejected, failing, cancelled, timing out: see chaos-trips.ts)
+ * are started through the API, and the trips driven over HTTP, while workers are SIGKILLed or
+ * stopped and replaced, the Redis data under the prefix is wiped and (optionally) Postgres
+ * restarts. Then Postgres is checked: every saga (children too) has ended, in the status its
+ * input and what the scenario did imply; no transition is recorded twice; every child saga exists
+ * once and its end reached its parent; and the side effects (payments, e-mails, inventory,
+ * bookings, tickets, authorizations, captures) are exactly those of the outcomes.
  */
 
 export const CARD_OK = '4242424242424242';
@@ -30,6 +35,8 @@ export interface ChaosOptions {
   environment: TestEnvironment;
   /** How many `order` sagas to start. */
   sagas: number;
+  /** How many `trip` sagas to start beside them, over the same window. @defaultValue 0 */
+  trips?: number;
   /** Worker processes alive at once (a killed one is replaced). @defaultValue 2 */
   workers?: number;
   /** Starts are spread evenly over this window; the chaos happens inside it. */
@@ -58,22 +65,40 @@ export interface ChaosOptions {
   wipe?: 'scan' | 'atomic';
 }
 
-export interface ChaosReport {
+export interface SagaCounts {
   started: number;
   completed: number;
   compensated: number;
   failed: number;
-  /** Started (the API said so) but not in a terminal status at the end, or not stored at all. */
+}
+
+export interface ChaosReport {
+  /** Sagas the scenario started (orders and trips; their child payments are in `payments`). */
+  started: number;
+  completed: number;
+  compensated: number;
+  failed: number;
+  orders: SagaCounts;
+  trips: SagaCounts;
+  /** The trips' child `payment` sagas, as stored. */
+  payments: SagaCounts;
+  /** Started (the API said so) but not in a terminal status at the end, or not stored at all; or any other saga (a child) still active. */
   lost: number;
-  /** Transitions recorded more than once, plus sagas stored twice for one order. */
+  /** Transitions recorded more than once, plus sagas stored twice for one order or trip. */
   duplicatedTransitions: number;
-  /** Terminal, but not the status the card implies (failed counts here too). */
+  /** Terminal, but not the status (and error, and failed step) the input and the scenario's actions imply (failed counts here too). */
   wrongStatus: number;
-  /** Orders whose side effects (payment, e-mail, stock) are not exactly those of the saga's outcome. */
+  /** Orders and trips whose side effects (payment, e-mail, stock; bookings, tickets, authorizations, captures) are not exactly those of the outcome. */
   wrongSideEffects: number;
+  /** Child sagas not exactly once per trip that got to `pay`, with the wrong parent or end, or whose end never reached their parent. */
+  wrongChildren: number;
+  /** Signals recorded otherwise than the API answered them (twice, or not at all). */
+  wrongSignals: number;
+  /** What the scenario did to the trips, to show it did what the cases say. */
+  tripActions: TripActions;
   /** Processes that exited non-zero on SIGTERM at the end, or died without being killed. */
   uncleanExits: number;
-  /** Step and compensation attempts beyond what the cards need: deliveries cut short by the chaos. */
+  /** Orders' step and compensation attempts beyond what their cards need: deliveries cut short by the chaos. */
   extraAttempts: number;
   workersKilled: number;
   workersStopped: number;
@@ -99,6 +124,8 @@ export function isClean(report: ChaosReport): boolean {
     report.duplicatedTransitions === 0 &&
     report.wrongStatus === 0 &&
     report.wrongSideEffects === 0 &&
+    report.wrongChildren === 0 &&
+    report.wrongSignals === 0 &&
     report.uncleanExits === 0 &&
     report.started > 0
   );
@@ -143,12 +170,22 @@ export class ChaosScenario {
   private counts = { workersKilled: 0, workersStopped: 0, redisWipes: 0, postgresRestarts: 0 };
   private unclean = 0;
   private readonly problems: string[] = [];
+  private readonly trips: TripDriver;
 
   constructor(private readonly options: ChaosOptions) {
     this.log = options.log ?? (() => undefined);
+    this.trips = new TripDriver({
+      api: () => this.api!.http,
+      sql: options.environment.sql,
+      databaseUrl: options.environment.databaseUrl,
+      timeoutMs: options.settleTimeoutMs,
+      log: this.log,
+      problem: (line) => this.note(line),
+    });
   }
 
   async dispose(): Promise<void> {
+    await this.trips.dispose();
     await Promise.allSettled([...this.pendingStarts]);
     await killAll(this.processes);
   }
@@ -163,26 +200,30 @@ export class ChaosScenario {
     const began = Date.now();
     const workers = o.workers ?? 2;
     this.log(`starting 1 api and ${workers} worker processes`);
+    await TripDriver.install(o.environment.sql);
     await Promise.all([
       this.spawn('api').then((p) => (this.api = p)),
       ...Array.from({ length: workers }, () => this.startWorker()),
     ]);
 
     const orders = Array.from({ length: o.sagas }, (_, index) => makeOrder(index, o.environment.id));
+    const trips = Array.from({ length: o.trips ?? 0 }, (_, index) => makeTrip(index, o.environment.id));
     const startedAt = Date.now();
     const chaos = this.runChaos(startedAt);
     const progress = this.watchProgress();
     try {
-      await this.startAll(orders, startedAt);
-      this.log(`started ${orders.filter((x) => x.id).length} sagas in ${Date.now() - startedAt} ms`);
+      await this.startAll(interleave(orders, trips), startedAt);
+      const started = orders.filter((x) => x.id).length + trips.filter((x) => x.id).length;
+      this.log(`started ${started} sagas in ${Date.now() - startedAt} ms`);
       await chaos;
+      await this.trips.settled();
       await Promise.allSettled([...this.pendingStarts]);
-      await this.settle(orders);
+      await this.settle();
     } finally {
       progress.stop();
     }
     await this.stopAll();
-    const report = await this.verify(orders);
+    const report = await this.verify(orders, trips);
     report.durationMs = Date.now() - began;
     return report;
   }
@@ -263,16 +304,19 @@ export class ChaosScenario {
 
   // --- load ------------------------------------------------------------------------------------
 
-  private async startAll(orders: StartedOrder[], startedAt: number): Promise<void> {
+  /** Starts orders and trips, spread evenly over the window; each trip is then driven in the background. */
+  private async startAll(starts: (StartedOrder | PlannedTrip)[], startedAt: number): Promise<void> {
     const o = this.options;
-    const spacing = o.startOverMs / Math.max(1, orders.length);
+    const spacing = o.startOverMs / Math.max(1, starts.length);
     let next = 0;
     const client = async () => {
-      while (next < orders.length) {
-        const order = orders[next++];
-        const wait = startedAt + order.index * spacing - Date.now();
+      while (next < starts.length) {
+        const at = next;
+        const start = starts[next++];
+        const wait = startedAt + at * spacing - Date.now();
         if (wait > 0) await sleep(wait);
-        await this.startOrder(order);
+        if ('orderId' in start) await this.startOrder(start);
+        else await this.trips.start(start);
       }
     };
     await Promise.all(Array.from({ length: o.clientConcurrency ?? 16 }, client));
@@ -306,7 +350,11 @@ export class ChaosScenario {
       }
       await sleep(250);
     }
-    this.problems.push(`order ${order.orderId} could not be started: ${last}`);
+    this.note(`order ${order.orderId} could not be started: ${last}`);
+  }
+
+  private note(problem: string): void {
+    if (this.problems.length < 60) this.problems.push(problem);
   }
 
   // --- chaos -----------------------------------------------------------------------------------
@@ -413,26 +461,29 @@ export class ChaosScenario {
   private watchProgress(): { stop(): void } {
     const { sql } = this.options.environment;
     const timer = setInterval(() => {
-      sql<
-        { status: string; count: number }[]
-      >`SELECT status, count(*)::int AS count FROM sagas GROUP BY status ORDER BY status`
+      sql<{ name: string; status: string; count: number }[]>`
+        SELECT name, status, count(*)::int AS count FROM sagas GROUP BY name, status ORDER BY name, status`
         .then((rows) =>
-          this.log(`progress: ${rows.map((r) => `${r.status}=${r.count}`).join(' ') || 'no sagas yet'}`),
+          this.log(
+            `progress: ${rows.map((r) => `${r.name}:${r.status}=${r.count}`).join(' ') || 'no sagas yet'}`,
+          ),
         )
         .catch((error: Error) => this.log(`progress: ${error.message}`));
     }, 2000);
     return { stop: () => clearInterval(timer) };
   }
 
-  /** Waits until every started saga is terminal, or the settle timeout passes (what is left is lost). */
-  private async settle(orders: StartedOrder[]): Promise<void> {
+  /**
+   * Waits until no saga of the run (the database is the run's own: children included) is active,
+   * or the settle timeout passes (what is left is lost).
+   */
+  private async settle(): Promise<void> {
     const { sql } = this.options.environment;
-    const ids = orders.flatMap((x) => (x.id ? [x.id] : []));
     const deadline = Date.now() + this.options.settleTimeoutMs;
     while (Date.now() < deadline) {
       try {
         const [{ open }] = await sql<{ open: number }[]>`
-          SELECT count(*)::int AS open FROM sagas WHERE id = ANY(${ids}::uuid[]) AND status <> ALL(${TERMINAL}::text[])`;
+          SELECT count(*)::int AS open FROM sagas WHERE status <> ALL(${TERMINAL}::text[])`;
         if (open === 0) return;
       } catch {
         // Postgres restarting: ask again.
@@ -442,43 +493,47 @@ export class ChaosScenario {
     this.log(`settle timeout (${this.options.settleTimeoutMs} ms) reached with sagas still open`);
   }
 
-  private async verify(orders: StartedOrder[]): Promise<ChaosReport> {
+  private async verify(orders: StartedOrder[], trips: PlannedTrip[]): Promise<ChaosReport> {
     const { sql, queuePrefix, redis } = this.options.environment;
-    const problems = this.problems;
-    const note = (problem: string) => {
-      if (problems.length < 60) problems.push(problem);
-    };
+    const note = (problem: string) => this.note(problem);
     const started = orders.filter((x) => x.id);
     const byId = new Map(started.map((x) => [x.id!, x]));
 
     const sagas = await sql<{ id: string; status: string; input: { orderId: string } }[]>`
       SELECT id, status, input FROM sagas WHERE name = 'order'`;
     const statusOf = new Map(sagas.map((s) => [s.id, s.status]));
+    const counts = (): SagaCounts => ({ started: 0, completed: 0, compensated: 0, failed: 0 });
     const report: ChaosReport = {
-      started: started.length,
+      started: 0,
       completed: 0,
       compensated: 0,
       failed: 0,
+      orders: { ...counts(), started: started.length },
+      trips: counts(),
+      payments: counts(),
       lost: 0,
       duplicatedTransitions: 0,
       wrongStatus: 0,
       wrongSideEffects: 0,
+      wrongChildren: 0,
+      wrongSignals: 0,
+      tripActions: this.trips.actions(trips),
       uncleanExits: 0,
       extraAttempts: 0,
       ...this.counts,
       durationMs: 0,
-      problems,
+      problems: this.problems,
     };
     report.uncleanExits = this.unclean;
-    report.lost += orders.length - started.length;
+    report.lost += orders.length - started.length + trips.filter((t) => !t.id).length;
 
     // Statuses.
     const lost: string[] = [];
     for (const order of started) {
       const status = statusOf.get(order.id!);
-      if (status === 'completed') report.completed++;
-      if (status === 'compensated') report.compensated++;
-      if (status === 'failed') report.failed++;
+      if (status === 'completed') report.orders.completed++;
+      if (status === 'compensated') report.orders.compensated++;
+      if (status === 'failed') report.orders.failed++;
       if (!status || !TERMINAL.includes(status)) {
         report.lost++;
         lost.push(order.id!);
@@ -492,10 +547,35 @@ export class ChaosScenario {
         );
       }
     }
-    await this.explainLost(lost.slice(0, 5), note);
 
-    // Attempts: what a card needs without faults (ok: 3 steps; flaky: 2 more charges; declined:
-    // reserve, charge, refund, release); anything above was cut short by a kill or a wipe.
+    // Trips, their child payments, their signals and their services' rows (chaos-trip-checks.ts).
+    const tripCheck = await verifyTrips(sql, trips, report.tripActions, note);
+    report.trips = { started: trips.filter((t) => t.id).length, ...tripCheck.trips };
+    report.payments = tripCheck.payments;
+    report.lost += tripCheck.lost.length;
+    lost.push(...tripCheck.lost);
+    report.duplicatedTransitions += tripCheck.duplicatedStarts;
+    report.wrongStatus += tripCheck.wrongStatus;
+    report.wrongSideEffects += tripCheck.wrongSideEffects;
+    report.wrongChildren += tripCheck.wrongChildren;
+    report.wrongSignals += tripCheck.wrongSignals;
+    report.tripActions = tripCheck.actions;
+    for (const key of ['started', 'completed', 'compensated', 'failed'] as const)
+      report[key] = report.orders[key] + report.trips[key];
+
+    // No saga left active, whoever started it (a child payment, say).
+    const counted = new Set([...started.map((x) => x.id!), ...trips.flatMap((t) => (t.id ? [t.id] : []))]);
+    const active = await sql<{ id: string; name: string; status: string; parent_id: string | null }[]>`
+      SELECT id, name, status, parent_id FROM sagas WHERE status <> ALL(${TERMINAL}::text[])`;
+    for (const saga of active.filter((s) => !counted.has(s.id))) {
+      report.lost++;
+      lost.push(saga.id);
+      note(`lost: ${saga.name} saga ${saga.id} (parent ${saga.parent_id ?? 'none'}) is ${saga.status}`);
+    }
+    await this.explain([...lost.slice(0, 5), ...tripCheck.suspects], note);
+
+    // Attempts of orders: what a card needs without faults (ok: 3 steps; flaky: 2 more charges;
+    // declined: reserve, charge, refund, release); anything above was cut short by a kill or a wipe.
     const attempts = await sql<{ saga_id: string; attempts: number }[]>`
       SELECT saga_id, sum(attempts)::int AS attempts FROM saga_units GROUP BY saga_id`;
     const needed: Record<string, number> = { [CARD_OK]: 3, [CARD_FLAKY]: 5, [CARD_DECLINED]: 4 };
@@ -518,20 +598,27 @@ export class ChaosScenario {
       if (!byId.has(s.id)) note(`unexpected saga ${s.id} (order ${s.input.orderId}) that no start returned`);
     }
 
-    // Transitions recorded twice: per saga, each of these at most once per step (per attempt for failures).
+    // Transitions recorded twice, in every saga of the run (children too): each of these at most
+    // once per step (per attempt for failures).
     const duplicates = await sql<
       { saga_id: string; type: string; step: string | null; attempt: number | null; count: number }[]
     >`
       SELECT saga_id, type, step, attempt, count(*)::int AS count FROM (
         SELECT saga_id, type, step, CASE WHEN type IN ('step_failed', 'compensation_failed') THEN attempt END AS attempt
         FROM saga_events
-        WHERE type IN ('saga_started', 'step_completed', 'step_failed', 'compensation_completed',
-          'compensation_failed', 'saga_compensating', 'saga_completed', 'saga_compensated', 'saga_failed')
+        WHERE type IN ('saga_started', 'step_completed', 'step_failed', 'step_waiting', 'child_started',
+          'compensation_completed', 'compensation_failed', 'saga_compensating', 'saga_completed',
+          'saga_compensated', 'saga_failed')
       ) e GROUP BY saga_id, type, step, attempt HAVING count(*) > 1`;
+    // One terminal event per saga, but for a completed child that its parent compensated since
+    // (invariant 5's one way out of a terminal status).
     const terminalTwice = await sql<{ saga_id: string; types: string }[]>`
-      SELECT saga_id, string_agg(type, ',' ORDER BY id) AS types FROM saga_events
-      WHERE type IN ('saga_completed', 'saga_compensated', 'saga_failed')
-      GROUP BY saga_id HAVING count(*) > 1`;
+      SELECT e.saga_id, string_agg(e.type, ',' ORDER BY e.id) AS types
+      FROM saga_events e JOIN sagas s ON s.id = e.saga_id
+      WHERE e.type IN ('saga_completed', 'saga_compensated', 'saga_failed')
+      GROUP BY e.saga_id, s.parent_id
+      HAVING count(*) > 1
+        AND NOT (s.parent_id IS NOT NULL AND string_agg(e.type, ',' ORDER BY e.id) = 'saga_completed,saga_compensated')`;
     for (const d of duplicates) {
       report.duplicatedTransitions += d.count - 1;
       note(
@@ -609,39 +696,45 @@ export class ChaosScenario {
     return report;
   }
 
-  /** For a few lost sagas: the row, the step rows and the last events, into the problems. */
-  private async explainLost(ids: string[], note: (line: string) => void): Promise<void> {
-    const { sql, redis, queuePrefix } = this.options.environment;
+  /** For a few lost or wrong sagas: the row, the units, the events and the due unit's job, into the problems. */
+  private async explain(ids: string[], note: (line: string) => void): Promise<void> {
+    const { sql } = this.options.environment;
     for (const id of ids) {
-      const [row] = await sql`SELECT status, seq, updated_at FROM sagas WHERE id = ${id}`;
+      const [row] = await sql`SELECT name, status, seq, parent_id, updated_at FROM sagas WHERE id = ${id}`;
       const units = await sql`
-        SELECT key, status, seq, attempts, due_at FROM saga_units WHERE saga_id = ${id} ORDER BY step_index, kind DESC`;
+        SELECT key, name, status, seq, attempts, due_at FROM saga_units WHERE saga_id = ${id}
+        ORDER BY step_index, kind DESC`;
       const events = await sql`
         SELECT type, step, attempt, at FROM saga_events WHERE saga_id = ${id} ORDER BY id`;
+      const history = events
+        .map(
+          (e) =>
+            `${e.type}${e.step ? `(${e.step}${e.attempt ? `#${e.attempt}` : ''})` : ''}@${new Date(e.at).toISOString().slice(11, 23)}`,
+        )
+        .join(' ');
       // The job of the unit that is due, if any.
       const due = units.find((u) => u.due_at !== null);
-      const jobId = `${id}-${due?.key}-${due?.seq}`;
-      const jobKey = `${queuePrefix}:saga-units:${jobId}`;
-      const job = await redis.hgetall(jobKey).catch(() => ({}));
-      const queue = `${queuePrefix}:saga-units`;
-      const where = await Promise.all([
-        redis.lpos(`${queue}:wait`, jobId).then((x) => (x === null ? '' : 'wait')),
-        redis.lpos(`${queue}:active`, jobId).then((x) => (x === null ? '' : 'active')),
-        redis.zscore(`${queue}:delayed`, jobId).then((x) => (x === null ? '' : 'delayed')),
-        redis.zscore(`${queue}:prioritized`, jobId).then((x) => (x === null ? '' : 'prioritized')),
-      ]).catch(() => ['?']);
-      const lists = where.filter(Boolean).join(',') || 'no list';
+      const job = due ? `\n    ${await this.describeJob(`${id}-${due.key}-${due.seq}`)}` : '';
       note(
-        `  saga ${id}: ${JSON.stringify(row)}\n    units ${JSON.stringify(units)}\n    events ${events
-          .map(
-            (e) =>
-              `${e.type}${e.step ? `(${e.step}${e.attempt ? `#${e.attempt}` : ''})` : ''}@${new Date(e.at).toISOString().slice(11, 23)}`,
-          )
-          .join(
-            ' ',
-          )}\n    job ${jobKey} (in ${lists}): ${Object.keys(job).length ? JSON.stringify(job).slice(0, 200) : 'no hash'}`,
+        `  saga ${id}: ${JSON.stringify(row)}\n    units ${JSON.stringify(units)}\n    events ${history}${job}`,
       );
     }
+  }
+
+  /** Where BullMQ holds a unit's job, if anywhere. */
+  private async describeJob(jobId: string): Promise<string> {
+    const { redis, queuePrefix } = this.options.environment;
+    const queue = `${queuePrefix}:saga-units`;
+    const jobKey = `${queue}:${jobId}`;
+    const job = await redis.hgetall(jobKey).catch(() => ({}));
+    const where = await Promise.all([
+      redis.lpos(`${queue}:wait`, jobId).then((x) => (x === null ? '' : 'wait')),
+      redis.lpos(`${queue}:active`, jobId).then((x) => (x === null ? '' : 'active')),
+      redis.zscore(`${queue}:delayed`, jobId).then((x) => (x === null ? '' : 'delayed')),
+      redis.zscore(`${queue}:prioritized`, jobId).then((x) => (x === null ? '' : 'prioritized')),
+    ]).catch(() => ['?']);
+    const lists = where.filter(Boolean).join(',') || 'no list';
+    return `job ${jobKey} (in ${lists}): ${Object.keys(job).length ? JSON.stringify(job).slice(0, 200) : 'no hash'}`;
   }
 }
 
@@ -652,6 +745,16 @@ function makeOrder(index: number, runId: string): StartedOrder {
     quantity: 1 + ((index + line) % 3),
   }));
   return { index, orderId: `chaos-${runId}-${index}`, card: CARDS[index % CARDS.length], items };
+}
+
+/** Both lists in one, each spread evenly over it (so trips start all along the window, between orders). */
+function interleave<A, B>(a: A[], b: B[]): (A | B)[] {
+  const at = (i: number, n: number) => (i + 0.5) / n;
+  const merged: { at: number; item: A | B }[] = [
+    ...a.map((item, i) => ({ at: at(i, a.length), item })),
+    ...b.map((item, i) => ({ at: at(i, b.length), item })),
+  ];
+  return merged.sort((x, y) => x.at - y.at).map((x) => x.item);
 }
 
 function sleep(ms: number): Promise<void> {
