@@ -95,8 +95,9 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
    */
   dispatchTransition(saga: SagaSnapshot, t: Transition, others: DispatchUnit[] = []): void {
     this.dispatchCommitted([...SagaDispatcher.nextUnits(saga, t), ...others]);
+    // Unscheduled, or scheduled anew (a new seq, so a new job): the unit's delayed job is moot.
     const moot = t.units
-      .filter((change) => change.dueInMs === null)
+      .filter((change) => change.dueInMs !== undefined)
       .map((change) => saga.units.find((u) => u.key === change.key))
       .filter((u) => u?.scheduled && u.status !== UnitStatus.Running)
       .map((u) => unitJobId(saga.id, u!.key, u!.seq));

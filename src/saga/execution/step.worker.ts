@@ -23,7 +23,7 @@ import { SagaVersionGate } from './saga-version-gate.js';
 import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
 import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
 import { decide } from '../machine/decide.js';
-import { UnitKind, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
+import { UnitKind, UnitStatus, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Outcome, SagaInput, Transition } from '../machine/transition.js';
 import { SagaStatus } from '../saga-status.js';
 import { CancellationBus } from './cancellation-bus.js';
@@ -113,6 +113,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     const unit = saga.units.find((u) => u.key === job.data.unit)!;
     // A waiting unit's job runs no attempt: its time came, or its child saga ended.
     if (job.data.due) return this.record(def, saga, { kind: 'due', unit: unit.key });
+    // Nothing was claimed for it (recorded meanwhile by another delivery): nothing to run.
+    if (unit.status !== UnitStatus.Running) return;
 
     if (this.boundaries) await this.boundaries.reached('beforeHandler', saga, unit);
     const started = performance.now();

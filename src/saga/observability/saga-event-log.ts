@@ -18,6 +18,8 @@ export class SagaEventLog {
   committed(saga: { id: string; name: string }, events: readonly EventDraft[]): void {
     for (const event of events) {
       const [level, what] = describe(event);
+      // Two lines a saga at thousands of sagas a second: not even built when the level is off.
+      if (!Logger.isLevelEnabled(level)) continue;
       const where = event.step ? ` ${event.step}${event.attempt ? ` (attempt ${event.attempt})` : ''}` : '';
       this.logger[level](`${saga.name} ${saga.id}${where}: ${what}`);
     }

@@ -281,10 +281,11 @@ export class SagaStore {
 
   private async claimMany(units: RecordOf<typeof UNIT_REF>[]): Promise<(SagaSnapshot | undefined)[]> {
     const sql = this.database.claimSql;
+    const ordered = bySagaId(units, (u) => u.saga_id!);
     const ids = uuidArray(units.map((u) => u.saga_id!));
     const rows = await sql<(SnapshotRow & { claimed: UnitRow | null; seen_seq: number })[]>`
       WITH u AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(units)}::text::jsonb)
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(ordered)}::text::jsonb)
           AS u(${sql.unsafe(recordsetColumns(UNIT_REF))})
       ), seen AS (
         SELECT id, seq FROM sagas WHERE id = ANY(${ids}::uuid[])
@@ -304,6 +305,9 @@ export class SagaStore {
         FROM s
         WHERE x.saga_id = ANY(${ids}::uuid[]) AND x.saga_id = s.id AND x.key = s.key
           AND NOT (x.kind = 'step' AND s.status = 'compensating')
+          -- Checked again on the row as it is when this statement waited for another writer's lock
+          -- on it: a unit recorded meanwhile is not claimed again.
+          AND x.status IN ('pending', 'running') AND x.due_at IS NOT NULL
         RETURNING x.saga_id, ${sql.unsafe(UNIT_COLUMNS)}
       ), ev AS (
         INSERT INTO saga_events (saga_id, type, step, attempt)
@@ -436,7 +440,7 @@ export class SagaStore {
 
   /** The statement that commits transitions, each only if its saga is still at `seq`; returns their ids. */
   private async commitStatement(transitions: Transition[], sql: StoreSql): Promise<Set<string>> {
-    const payload = transitions.map((t): RecordOf<typeof TRANSITION> => ({
+    const payload = bySagaId(transitions, (t) => t.sagaId).map((t): RecordOf<typeof TRANSITION> => ({
       saga_id: t.sagaId,
       seq: t.seq,
       status: t.status,
@@ -656,6 +660,15 @@ function withoutDefaults<C extends Columns>(row: RecordOf<C>): Partial<RecordOf<
   const kept: Partial<RecordOf<C>> = {};
   for (const key in row) if (row[key] !== null && row[key] !== false) kept[key] = row[key];
   return kept;
+}
+
+/**
+ * The rows of a statement in saga id order: Postgres locks the saga rows in the order it meets them,
+ * so statements that take their rows in one order cannot deadlock on each other (siblings of one
+ * parallel group are committed by concurrent statements).
+ */
+function bySagaId<T>(rows: T[], idOf: (row: T) => string): T[] {
+  return [...rows].sort((a, b) => (idOf(a) < idOf(b) ? -1 : idOf(a) > idOf(b) ? 1 : 0));
 }
 
 /**
