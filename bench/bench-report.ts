@@ -1,4 +1,4 @@
-import type { BenchResults } from './bench-results.js';
+import type { BenchResults, CostPerSaga } from './bench-results.js';
 import type { ThroughputMeasurement } from './scenarios/throughput.js';
 import { renderTable } from './support/table.js';
 
@@ -14,6 +14,7 @@ export function formatBenchReport(results: BenchResults): string {
     handoffSection(results),
     warnings(results),
     costSection(results),
+    costPerSagaSection(results),
     startLatencySection(results),
     scaleSection(results),
   ]
@@ -21,40 +22,86 @@ export function formatBenchReport(results: BenchResults): string {
     .join('\n\n');
 }
 
+const ENGINE_ROWS = {
+  engine: 'engine, 3 steps in a row',
+  parallel: 'engine, parallel group of 3',
+  child: 'engine, 1 step + child saga of 2',
+} as const;
+
 function throughputSection(results: BenchResults): string {
   const { settings, ratio } = results;
   const runs = present([
-    ['engine', results.engine],
+    [ENGINE_ROWS.engine, results.engine],
+    [ENGINE_ROWS.parallel, results.parallel],
+    [ENGINE_ROWS.child, results.child],
     ['engine, synchronous_commit=off (diagnostic)', results.engineAsyncCommit],
-    ['plain BullMQ', results.baseline],
+    ['plain BullMQ, 3 jobs in a row', results.baseline],
   ]);
   if (runs.length === 0) return '';
   const lines = [
-    `Throughput: ${settings.sagas.toLocaleString('en-US')} three-step no-op sagas, worker concurrency ` +
-      `${settings.concurrency}, one process, ${settings.inFlight} sagas kept in flight, measured after ` +
-      `${settings.warmupSagas.toLocaleString('en-US')} warm-up sagas ` +
-      `(engine: started with ${settings.sagaStartedVia})`,
+    `Throughput: no-op sagas of three steps each, worker concurrency ${settings.concurrency}, one process, ` +
+      `${settings.inFlight} sagas kept in flight, each run measured after warm-up sagas ` +
+      `(${settings.warmupSagas.toLocaleString('en-US')}` +
+      (settings.shapes && (results.parallel || results.child)
+        ? `; ${settings.shapes.warmupSagas.toLocaleString('en-US')} for the parallel group and the child saga`
+        : '') +
+      `), engine sagas started with ${settings.sagaStartedVia}`,
     renderTable(
-      ['', 'sagas/s', 'steps/s', 'seconds', 'step→step p50 ms', 'p99 ms', 'max ms', 'peak RSS MB'],
+      [
+        '',
+        'sagas',
+        'sagas/s',
+        'steps/s',
+        'seconds',
+        'step→step p50 ms',
+        'p99 ms',
+        'max ms',
+        'start→end p50 ms',
+        'p99 ms',
+        'peak RSS MB',
+      ],
       runs.map(([name, r]) => [
         name,
+        r.sagas,
         r.sagasPerSecond,
         r.stepsPerSecond,
         r.seconds,
         r.transitionMs.p50,
         r.transitionMs.p99,
         r.transitionMs.max,
+        r.startToEndMs?.p50,
+        r.startToEndMs?.p99,
         r.memory.peakRssMb,
       ]),
     ),
-    '  Saturated, step→step is mostly time queued behind the other sagas in flight (≈ in flight ÷ steps/s).',
+    '  Saturated, step→step is mostly time queued behind the other sagas in flight (≈ in flight ÷ steps/s),',
+    '  and start→end (the transaction that inserted the saga → the one that recorded it completed) too.',
   ];
-  const { rounds } = results;
-  if (rounds && rounds.engineSagasPerSecond.length + rounds.baselineSagasPerSecond.length > 2) {
-    const list = (values: number[]) => values.map((v) => Math.round(v).toLocaleString('en-US')).join(', ');
+  if (results.parallel || results.child) {
     lines.push(
-      `  Median of alternating rounds (sagas/s): engine ${list(rounds.engineSagasPerSecond)}; ` +
-        `plain BullMQ ${list(rounds.baselineSagasPerSecond)}.`,
+      '  steps/s counts three no-op steps per saga: a parallel group has no step→step; the child row',
+      "  also runs the child step's own handler (it returns the child's input), two sagas and a join.",
+    );
+  }
+  const { rounds } = results;
+  const roundCount =
+    (rounds?.engineSagasPerSecond.length ?? 0) +
+    (rounds?.baselineSagasPerSecond.length ?? 0) +
+    (rounds?.parallelSagasPerSecond?.length ?? 0) +
+    (rounds?.childSagasPerSecond?.length ?? 0);
+  if (rounds && roundCount > runs.length) {
+    const list = (values: number[]) => values.map((v) => Math.round(v).toLocaleString('en-US')).join(', ');
+    const parts = [
+      ['engine', rounds.engineSagasPerSecond],
+      ['parallel group', rounds.parallelSagasPerSecond ?? []],
+      ['child saga', rounds.childSagasPerSecond ?? []],
+      ['plain BullMQ', rounds.baselineSagasPerSecond],
+    ] as const;
+    lines.push(
+      `  Median of alternating rounds (sagas/s): ${parts
+        .filter(([, values]) => values.length > 0)
+        .map(([name, values]) => `${name} ${list(values)}`)
+        .join('; ')}.`,
     );
   }
   if (ratio) {
@@ -72,38 +119,110 @@ function throughputSection(results: BenchResults): string {
 
 function handoffSection(results: BenchResults): string {
   const runs = present([
-    ['engine', results.handoff?.engine],
-    ['plain BullMQ', results.handoff?.baseline],
+    [ENGINE_ROWS.engine, results.handoff?.engine],
+    [ENGINE_ROWS.parallel, results.handoff?.parallel],
+    [ENGINE_ROWS.child, results.handoff?.child],
+    ['plain BullMQ, 3 jobs in a row', results.handoff?.baseline],
   ]);
   if (runs.length === 0) return '';
-  return [
+  const lines = [
     `Step hand-off: ${runs[0][1].sagas} sagas one at a time (nothing queues), step k returned → step k+1 called`,
     renderTable(
-      ['', 'p50 ms', 'p99 ms', 'max ms', 'sagas/s, serially'],
+      ['', 'p50 ms', 'p99 ms', 'max ms', 'start→end p50 ms', 'p99 ms', 'sagas/s, serially'],
       runs.map(([name, r]) => [
         name,
         r.transitionMs.p50,
         r.transitionMs.p99,
         r.transitionMs.max,
+        r.startToEndMs?.p50,
+        r.startToEndMs?.p99,
         r.sagasPerSecond,
       ]),
     ),
-  ].join('\n');
+  ];
+  const spread = results.handoff?.parallel?.groupSpreadMs;
+  if (spread) {
+    lines.push(
+      `  Parallel group, first of its three handlers called → last called: p50 ${fixed(spread.p50)} ms, ` +
+        `p99 ${fixed(spread.p99)} ms.`,
+    );
+  }
+  if (results.handoff?.child) {
+    lines.push(
+      "  Child: step→step times the parent's step → child step's handler → the child's first step (the",
+      "  child saga's start) → its second; start→end also counts the child's end and the parent's join.",
+    );
+  }
+  return lines.join('\n');
 }
 
 /** A run whose sagas did not all complete measured something else than it says. */
 function warnings(results: BenchResults): string {
   const runs = present([
     ['engine', results.engine],
+    ['engine, parallel group', results.parallel],
+    ['engine, child saga', results.child],
     ['engine, synchronous_commit=off', results.engineAsyncCommit],
     ['plain BullMQ', results.baseline],
     ['engine, one at a time', results.handoff?.engine],
+    ['engine, parallel group, one at a time', results.handoff?.parallel],
+    ['engine, child saga, one at a time', results.handoff?.child],
     ['plain BullMQ, one at a time', results.handoff?.baseline],
   ]);
   return runs
     .filter(([, r]) => Object.keys(r.unexpected).length > 0)
     .map(([name, r]) => `WARNING: ${name} ended sagas as ${JSON.stringify(r.unexpected)}`)
     .join('\n');
+}
+
+function costPerSagaSection(results: BenchResults): string {
+  const cost = results.costPerSaga;
+  if (!cost) return '';
+  const shapes = present([
+    [ENGINE_ROWS.engine, results.engine],
+    [ENGINE_ROWS.parallel, results.parallel],
+    [ENGINE_ROWS.child, results.child],
+  ]);
+  const per = shapes.map(([, run]) => cost[run.shape]!);
+  const row = (name: string, value: (c: CostPerSaga) => number | null): (string | number)[] => [
+    name,
+    ...per.map((c) => value(c) ?? 'n/a'),
+  ];
+  return [
+    'Cost per saga, by shape (median run of each; saga starts and the reconciler included)',
+    renderTable(
+      ['', ...shapes.map(([name]) => name.replace(/^engine, /, ''))],
+      [
+        row('CPU ms of the worker process (Node)', (c) => c.processCpuMs),
+        row('Postgres ms executing statements (active_time)', (c) => c.postgresActiveMs),
+        row('Postgres transactions', (c) => c.postgresTransactions),
+        row('Postgres statements sent', (c) => c.postgresStatementsSent),
+        row('Postgres statements executed (pg_stat_statements)', (c) => c.postgresStatementsExecuted),
+        row('Redis commands sent', (c) => c.redisCommandsSent),
+        row('Redis commands executed (server-wide)', (c) => c.redisCommandsExecuted),
+      ],
+    ),
+    '  Postgres deadlocks in each run, warm-up included (each aborts a batch of transitions after',
+    "  deadlock_timeout; BullMQ redelivers their jobs 2 s later), and the measured sagas' handlers run again:",
+    ...shapes.map(
+      ([name, run]) =>
+        `    ${name.replace(/^engine, /, '')}: ${run.server.postgres?.deadlocks ?? 'n/a'} deadlocks, ` +
+        `${run.repeatedHandlerCalls ?? 'n/a'} handler calls repeated`,
+    ),
+    '  Statements sent per saga, by kind:',
+    ...shapes.map(
+      ([name, run]) =>
+        `    ${name.replace(/^engine, /, '')}: ` +
+        Object.entries(run.client.postgresByStatement ?? {})
+          .filter(([, count]) => count / run.sagas >= 0.01)
+          .map(([kind, count]) => `${kind} ${fixed(count / run.sagas)}`)
+          .join('; '),
+    ),
+  ].join('\n');
+}
+
+function fixed(value: number): string {
+  return value.toFixed(value < 10 ? 2 : 1);
 }
 
 function costSection(results: BenchResults): string {

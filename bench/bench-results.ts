@@ -1,25 +1,57 @@
 import type { StartLatencyResult } from './scenarios/start-latency.js';
 import type { ThroughputMeasurement, ThroughputSettings } from './scenarios/throughput.js';
 import type { Machine } from './support/machine.js';
+import type { SagaShapeName } from './noop.saga.js';
+
+/** What one saga cost the engine's run, start and reconciler included. */
+export interface CostPerSaga {
+  /** CPU time of the process running the scenario (the engine, its workers and the bench's starts). */
+  processCpuMs: number;
+  postgresActiveMs: number;
+  postgresTransactions: number;
+  postgresStatementsSent: number;
+  postgresStatementsExecuted: number | null;
+  redisCommandsSent: number;
+  redisCommandsExecuted: number;
+}
 
 /** The shape of bench/results.json. */
 export interface BenchResults {
   generatedAt: string;
   machine: Machine;
   settings: ThroughputSettings & {
+    /** The parallel and child shapes' runs (the rest of their settings are the same). */
+    shapes?: { sagas: number; warmupSagas: number };
     sagaStartedVia: string;
     startLatency: { ratesPerSecond: number[]; secondsEach: number; app: string };
   };
-  /** The median of the rounds below. */
+  /** The median of the rounds below: the engine with three no-op steps in a row (`linear`). */
   engine?: ThroughputMeasurement;
-  /** Throughput of every round, in the order they ran (engine and baseline alternating). */
-  rounds?: { engineSagasPerSecond: number[]; baselineSagasPerSecond: number[] };
+  /** The median of the rounds: the engine with three no-op steps in one parallel group. */
+  parallel?: ThroughputMeasurement;
+  /** The median of the rounds: the engine with a no-op step, then a child step running a child saga of two. */
+  child?: ThroughputMeasurement;
+  /**
+   * Throughput of every round, in the order they ran (in each round: engine, parallel, child,
+   * baseline, those selected).
+   */
+  rounds?: {
+    engineSagasPerSecond: number[];
+    baselineSagasPerSecond: number[];
+    parallelSagasPerSecond?: number[];
+    childSagasPerSecond?: number[];
+  };
   /** Diagnostic (--async-commit): the engine with synchronous_commit=off on its database. */
   engineAsyncCommit?: ThroughputMeasurement;
   /** The median of the rounds. */
   baseline?: ThroughputMeasurement;
   /** The same sagas one at a time (nothing waits in a queue): step→step is the hand-off alone. */
-  handoff?: { engine?: ThroughputMeasurement; baseline?: ThroughputMeasurement };
+  handoff?: {
+    engine?: ThroughputMeasurement;
+    baseline?: ThroughputMeasurement;
+    parallel?: ThroughputMeasurement;
+    child?: ThroughputMeasurement;
+  };
   /** engine ÷ baseline. */
   ratio?: { throughput: number; handoffP50?: number; handoffP99?: number };
   /** Engine scenario, divided by its number of step transitions (saga starts and the reconciler included). */
@@ -37,6 +69,11 @@ export interface BenchResults {
     baselineRedisCommandsSent?: number;
     baselineRedisCommandsExecuted?: number;
   };
+  /**
+   * Each engine shape's median run, divided by its number of sagas (for `child`, the parents: each
+   * with its child saga), to compare what the shapes cost.
+   */
+  costPerSaga?: Partial<Record<SagaShapeName, CostPerSaga>>;
   startLatency?: StartLatencyResult[];
   scale?: {
     sagas: number;
@@ -68,5 +105,22 @@ export function costPerStepTransition(
     redisCommandsExecuted: per(engine.server.redis.commands, serverSteps(engine)),
     baselineRedisCommandsSent: baseline && per(baseline.client.redisCommands, baseline.steps),
     baselineRedisCommandsExecuted: baseline && per(baseline.server.redis.commands, serverSteps(baseline)),
+  };
+}
+
+export function costPerSaga(run: ThroughputMeasurement): CostPerSaga {
+  const per = (count: number, sagas: number) => Math.round((count / sagas) * 100) / 100;
+  // The servers counted the warm-up too; the client counters and the CPU clock did not.
+  const serverSagas = run.sagas + run.warmupSagas;
+  const postgres = run.server.postgres!;
+  return {
+    processCpuMs: Math.round((run.cpuMs / run.sagas) * 1000) / 1000,
+    postgresActiveMs: Math.round((postgres.activeMs / serverSagas) * 1000) / 1000,
+    postgresTransactions: per(postgres.transactions, serverSagas),
+    postgresStatementsSent: per(run.client.postgresStatements, run.sagas),
+    postgresStatementsExecuted:
+      postgres.statements === undefined ? null : per(postgres.statements, serverSagas),
+    redisCommandsSent: per(run.client.redisCommands, run.sagas),
+    redisCommandsExecuted: per(run.server.redis.commands, serverSagas),
   };
 }

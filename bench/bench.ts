@@ -1,9 +1,10 @@
-// `npm run bench`: the engine against plain BullMQ, HTTP start latency, and what a step costs
-// in Postgres and Redis. Every scenario gets its own database and BullMQ prefix, removed at the end.
+// `npm run bench`: the engine against plain BullMQ, the engine with a parallel group and with a
+// child saga, HTTP start latency, and what a step costs in Postgres and Redis. Every scenario gets
+// its own database and BullMQ prefix, removed at the end.
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { formatBenchReport } from './bench-report.js';
-import { costPerStepTransition, type BenchResults } from './bench-results.js';
+import { costPerSaga, costPerStepTransition, type BenchResults } from './bench-results.js';
 import { measureStartLatency } from './scenarios/start-latency.js';
 import {
   measureBaseline,
@@ -20,8 +21,15 @@ import { createProgress } from './support/progress.js';
 import { ServerCounters } from './support/server-counters.js';
 
 const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--rounds 3] [--concurrency 50] [--in-flight 100]
-                        [--rates 200,1000] [--handoff-n 200] [--seconds 10] [--scale]
-                        [--only engine,baseline,http] [--async-commit] [--json] [--out bench/results.json]
+                        [--shapes-n 1000] [--shapes-warmup 200] [--rates 200,1000] [--handoff-n 200]
+                        [--seconds 10] [--scale] [--only engine,parallel,child,baseline,http]
+                        [--async-commit] [--json] [--out bench/results.json]
+  --only          engine: three no-op steps in a row (and one at a time, and the cost per step);
+                  parallel: three in one parallel group; child: a step and a child saga of two;
+                  baseline: plain BullMQ; http: POST /sagas/order latency. Default: all of them.
+  --shapes-n      sagas per round for parallel and child (default: --n, at most 1,000: they run
+                  slower, and the bench should stay within five minutes); --shapes-warmup likewise
+                  (default: --warmup, at most 200)
   --scale         also runs the engine at 1,000 and 50,000 sagas (throughput and worker RSS)
   --async-commit  diagnostic: also runs the engine with synchronous_commit=off on its database,
                   to show how much of its time goes to waiting for WAL flushes (never run it so)`;
@@ -32,6 +40,8 @@ const flags = parseFlags(
   {
     n: { type: 'string' },
     warmup: { type: 'string' },
+    'shapes-n': { type: 'string' },
+    'shapes-warmup': { type: 'string' },
     concurrency: { type: 'string' },
     'in-flight': { type: 'string' },
     rates: { type: 'string' },
@@ -55,6 +65,13 @@ const settings: ThroughputSettings = {
   // between two steps is not mostly time spent behind other sagas in the queue.
   inFlight: positiveInteger(flags['in-flight'], 'in-flight', 2 * concurrency),
 };
+// The parallel group and the child saga run several times slower than three steps in a row: fewer of
+// them keep the bench's duration (and the saturated, in-flight settings are the same).
+const shapeSettings: ThroughputSettings = {
+  ...settings,
+  sagas: positiveInteger(flags['shapes-n'], 'shapes-n', Math.min(settings.sagas, 1_000)),
+  warmupSagas: positiveInteger(flags['shapes-warmup'], 'shapes-warmup', Math.min(settings.warmupSagas, 200)),
+};
 // One saga at a time: nothing queues, so step→step is the hand-off alone.
 const handoffSettings: ThroughputSettings = {
   sagas: positiveInteger(flags['handoff-n'], 'handoff-n', 200),
@@ -66,7 +83,22 @@ const rates = positiveIntegers(flags.rates, 'rates', [200, 1_000]);
 const roundCount = positiveInteger(flags.rounds, 'rounds', 3);
 const resultsFile = flags.out ?? DEFAULT_RESULTS_FILE;
 const seconds = positiveInteger(flags.seconds, 'seconds', 10);
-const only = new Set(flags.only?.split(',') ?? ['engine', 'baseline', 'http']);
+const SELECTABLE = ['engine', 'parallel', 'child', 'baseline', 'http'];
+const only = new Set(flags.only?.split(',').map((part) => part.trim()) ?? SELECTABLE);
+for (const part of only) {
+  if (!SELECTABLE.includes(part)) {
+    console.error(`--only takes some of ${SELECTABLE.join(',')}, got "${part}"\n\n${USAGE}`);
+    process.exit(2);
+  }
+}
+/** The engine's saga shapes to measure: the --only name, which is also the name of its results. */
+const SHAPES = (
+  [
+    { key: 'engine', shape: 'linear', label: 'engine' },
+    { key: 'parallel', shape: 'parallel', label: 'engine, parallel group' },
+    { key: 'child', shape: 'child', label: 'engine, child saga' },
+  ] as const
+).filter(({ key }) => only.has(key));
 
 async function main(): Promise<void> {
   const progress = createProgress(!flags.json);
@@ -77,37 +109,47 @@ async function main(): Promise<void> {
       machine: await describeMachine(REDIS_URL, await counters.pgStatStatementsAvailable()),
       settings: {
         ...settings,
+        shapes: { sagas: shapeSettings.sagas, warmupSagas: shapeSettings.warmupSagas },
         sagaStartedVia: 'SagaService.start() in the worker process',
         startLatency: { ratesPerSecond: rates, secondsEach: seconds, app: 'node dist/src/main.js' },
       },
     };
     // Alternating rounds, each program's median reported: this machine's speed drifts by 10-20 %
-    // from one run to the next, and alternating spreads the drift over both.
-    const rounds: { engine: ThroughputMeasurement[]; baseline: ThroughputMeasurement[] } = {
+    // from one run to the next, and alternating spreads the drift over every program.
+    const rounds: Record<'engine' | 'parallel' | 'child' | 'baseline', ThroughputMeasurement[]> = {
       engine: [],
+      parallel: [],
+      child: [],
       baseline: [],
     };
     for (let round = 1; round <= roundCount; round++) {
       const of = roundCount > 1 ? `, round ${round}/${roundCount}` : '';
-      if (only.has('engine'))
-        rounds.engine.push(await measureEngine(settings, progress, counters, { label: `engine${of}` }));
+      for (const { shape, key, label } of SHAPES) {
+        const sized = shape === 'linear' ? settings : shapeSettings;
+        rounds[key].push(await measureEngine(sized, progress, counters, { label: `${label}${of}`, shape }));
+      }
       if (only.has('baseline'))
         rounds.baseline.push(
           await measureBaseline(settings, progress, counters, `plain BullMQ baseline${of}`),
         );
     }
     results.engine = median(rounds.engine);
+    results.parallel = median(rounds.parallel);
+    results.child = median(rounds.child);
     results.baseline = median(rounds.baseline);
+    const sagasPerSecond = (runs: ThroughputMeasurement[]) => runs.map((r) => r.sagasPerSecond);
     results.rounds = {
-      engineSagasPerSecond: rounds.engine.map((r) => r.sagasPerSecond),
-      baselineSagasPerSecond: rounds.baseline.map((r) => r.sagasPerSecond),
+      engineSagasPerSecond: sagasPerSecond(rounds.engine),
+      baselineSagasPerSecond: sagasPerSecond(rounds.baseline),
+      parallelSagasPerSecond: only.has('parallel') ? sagasPerSecond(rounds.parallel) : undefined,
+      childSagasPerSecond: only.has('child') ? sagasPerSecond(rounds.child) : undefined,
     };
-    if (only.has('engine')) {
-      results.handoff = {
-        engine: await measureEngine(handoffSettings, progress, counters, {
-          label: 'engine, one saga at a time',
-        }),
-      };
+    for (const { shape, key, label } of SHAPES) {
+      const run = await measureEngine(handoffSettings, progress, counters, {
+        label: `${label}, one saga at a time`,
+        shape,
+      });
+      results.handoff = { ...results.handoff, [key]: run };
     }
     if (flags['async-commit']) {
       const label = 'engine, synchronous_commit=off';
@@ -133,6 +175,11 @@ async function main(): Promise<void> {
     }
     if (results.engine)
       results.costPerStepTransition = costPerStepTransition(results.engine, results.baseline);
+    if (SHAPES.length > 0) {
+      results.costPerSaga = Object.fromEntries(
+        SHAPES.map(({ shape, key }) => [shape, costPerSaga(results[key]!)]),
+      );
+    }
     if (only.has('http')) results.startLatency = await measureStartLatency(rates, seconds, progress);
     if (flags.scale) {
       results.scale = [];

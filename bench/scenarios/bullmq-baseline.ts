@@ -75,14 +75,19 @@ scenarioChild.run(async (): Promise<ThroughputResult> => {
   const memory = memoryNow();
   await worker.close();
   await queue.close();
-  return throughputResult(options, NOOP_STEPS, {
-    seconds: (lastCompletedAt - startedAt) / 1000,
-    transitionMs: distribution(clock.transitionDelays()),
-    client,
-    memory,
-    cpuMs: cpu,
-    unexpected: {},
-  });
+  return throughputResult(
+    options,
+    { steps: NOOP_STEPS, handlers: NOOP_STEPS },
+    {
+      seconds: (lastCompletedAt - startedAt) / 1000,
+      transitionMs: distribution(clock.transitionDelays()),
+      repeatedHandlerCalls: clock.repeatedCalls,
+      client,
+      memory,
+      cpuMs: cpu,
+      unexpected: {},
+    },
+  );
 });
 
 function connectionOptions(redisUrl: string): ConnectionOptions {

@@ -7,6 +7,7 @@ import {
   setDatabaseOption,
   uniqueSuffix,
 } from '../support/isolated-environment.js';
+import type { SagaShapeName } from '../noop.saga.js';
 import type { Progress } from '../support/progress.js';
 import { runScenarioProcess } from '../support/scenario-process.js';
 import type { ThroughputOptions, ThroughputResult } from './throughput-result.js';
@@ -19,7 +20,14 @@ export type ThroughputSettings = Pick<
 /** What the servers counted while a scenario process ran, boot, warm-up and shutdown included. */
 export interface ServerDelta {
   /** For the scenario's own database; absent for the baseline, which has none. */
-  postgres?: { transactions: number; rollbacks: number; activeMs: number; statements?: number };
+  postgres?: {
+    transactions: number;
+    rollbacks: number;
+    /** Transactions aborted to break a deadlock. */
+    deadlocks?: number;
+    activeMs: number;
+    statements?: number;
+  };
   /** INFO commandstats: server-wide, and counting the commands that Lua scripts run. */
   redis: { commands: number; byCommand: Record<string, number> };
 }
@@ -30,7 +38,8 @@ const ENGINE_SCRIPT = new URL('./engine-throughput.js', import.meta.url);
 const BASELINE_SCRIPT = new URL('./bullmq-baseline.js', import.meta.url);
 
 /**
- * The engine with the no-op saga, in a process of its own, on a fresh database and prefix.
+ * The engine with a no-op saga of `shape` (default: three steps in a row), in a process of its own,
+ * on a fresh database and prefix.
  * `asyncCommit` is a diagnostic: with synchronous_commit off on that database, commits stop
  * waiting for the WAL flush, which shows how much of the engine's time goes to waiting for the disk.
  * Never a setting to run the engine with: a committed transition could be lost in a crash.
@@ -39,7 +48,11 @@ export async function measureEngine(
   settings: ThroughputSettings,
   progress: Progress,
   counters: ServerCounters,
-  { label = 'engine', asyncCommit = false } = {},
+  {
+    label = 'engine',
+    asyncCommit = false,
+    shape = 'linear',
+  }: { label?: string; asyncCommit?: boolean; shape?: SagaShapeName } = {},
 ): Promise<ThroughputMeasurement> {
   const id = uniqueSuffix();
   const environment = await createIsolatedEnvironment({
@@ -53,7 +66,7 @@ export async function measureEngine(
     progress.start(label, settings.sagas);
     const result = await runScenarioProcess<ThroughputResult>(
       ENGINE_SCRIPT,
-      { ...environment, ...settings },
+      { ...environment, ...settings, shape } satisfies ThroughputOptions,
       (done) => progress.update(done),
     );
     progress.stop();
@@ -67,6 +80,7 @@ export async function measureEngine(
         postgres: {
           transactions: postgresAfter.xactCommit - postgresBefore.xactCommit,
           rollbacks: postgresAfter.xactRollback - postgresBefore.xactRollback,
+          deadlocks: postgresAfter.deadlocks - postgresBefore.deadlocks,
           activeMs: postgresAfter.activeMs - postgresBefore.activeMs,
           statements:
             postgresAfter.statements === undefined

@@ -5,6 +5,8 @@ import { databaseUrlFor } from './isolated-environment.js';
 export interface PostgresCounters {
   xactCommit: number;
   xactRollback: number;
+  /** Transactions Postgres aborted to break a deadlock (each after deadlock_timeout of waiting). */
+  deadlocks: number;
   /** Milliseconds backends spent executing statements in the database (pg_stat_database.active_time). */
   activeMs: number;
   /** Statements executed in the database, when pg_stat_statements is loaded; otherwise undefined. */
@@ -40,11 +42,14 @@ export class ServerCounters {
   }
 
   async postgres(databaseName: string): Promise<PostgresCounters> {
-    const [row] = await this.admin<{ xact_commit: string; xact_rollback: string; active_time: number }[]>`
-      SELECT xact_commit, xact_rollback, active_time FROM pg_stat_database WHERE datname = ${databaseName}`;
+    const [row] = await this.admin<
+      { xact_commit: string; xact_rollback: string; deadlocks: string; active_time: number }[]
+    >`
+      SELECT xact_commit, xact_rollback, deadlocks, active_time FROM pg_stat_database WHERE datname = ${databaseName}`;
     return {
       xactCommit: Number(row?.xact_commit ?? 0),
       xactRollback: Number(row?.xact_rollback ?? 0),
+      deadlocks: Number(row?.deadlocks ?? 0),
       activeMs: Number(row?.active_time ?? 0),
       statements: await this.statementCount(databaseName),
     };

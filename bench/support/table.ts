@@ -1,9 +1,12 @@
-type Cell = string | number | undefined;
+/** null is how NaN comes back from JSON (a scenario process's result, results.json). */
+type Cell = string | number | null | undefined;
 
 /** A plain aligned text table: text left, numbers right, missing values as "-". */
 export function renderTable(header: string[], rows: Cell[][]): string {
   const text = (cell: Cell) =>
-    cell === undefined || (typeof cell === 'number' && Number.isNaN(cell)) ? '-' : formatCell(cell);
+    cell === undefined || cell === null || (typeof cell === 'number' && Number.isNaN(cell))
+      ? '-'
+      : formatCell(cell);
   const cells = [header, ...rows.map((row) => row.map(text))];
   const widths = header.map((_, column) => Math.max(...cells.map((row) => (row[column] ?? '').length)));
   const line = (row: string[], source?: Cell[]) =>

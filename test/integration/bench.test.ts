@@ -15,7 +15,7 @@ describe('npm run bench (smoke run)', () => {
   let dir: string | undefined;
   after(() => dir && rm(dir, { recursive: true, force: true }));
 
-  it('measures the engine, plain BullMQ and POST latency in both deployments, and writes what it printed', async () => {
+  it('measures the engine (three shapes), plain BullMQ and POST latency in both deployments, and writes what it printed', async () => {
     dir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
     const out = join(dir, 'results.json');
     const flags = ['--n', '60', '--warmup', '10', '--rounds', '1', '--handoff-n', '5', '--rates', '40'];
@@ -33,8 +33,25 @@ describe('npm run bench (smoke run)', () => {
       assert.deepEqual(run.unexpected, {}, 'every saga completed');
       assert.equal(run.transitionMs.count, 120, 'two hand-offs per saga were timed');
     }
+    // A parallel group has no step→step; the child saga's three: parent → child step → child's two.
+    const shapes = [
+      [printed.engine!, 'linear', 120],
+      [printed.parallel!, 'parallel', 0],
+      [printed.child!, 'child', 180],
+    ] as const;
+    for (const [run, shape, handoffs] of shapes) {
+      assert.equal(run.shape, shape);
+      assert.equal(run.sagas, 60);
+      assert.equal(run.steps, 180);
+      assert.deepEqual(run.unexpected, {}, `every ${shape} saga completed`);
+      assert.equal(run.transitionMs.count, handoffs, `${shape}: hand-offs timed`);
+      assert.equal(run.startToEndMs!.count, 60, `${shape}: start→end of every saga`);
+      assert.equal(printed.handoff![shape === 'linear' ? 'engine' : shape]!.sagas, 5);
+      assert.ok(printed.costPerSaga![shape]!.postgresTransactions > 0, shape);
+    }
+    assert.equal(printed.parallel!.groupSpreadMs!.count, 60);
+    assert.equal(printed.child!.handlersPerSaga, 4);
     assert.ok(printed.ratio!.throughput > 0);
-    assert.equal(printed.handoff!.engine!.sagas, 5);
     const cost = printed.costPerStepTransition!;
     assert.ok(
       cost.postgresTransactions > 0 && cost.postgresTransactions <= 1,
