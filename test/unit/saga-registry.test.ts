@@ -37,13 +37,12 @@ describe('SagaRegistry: definitions by name and version', () => {
     assert.equal(registry.findVersion('refund', 1), undefined);
   });
 
-  it('lists every version of every saga, each saga once in names()', () => {
+  it('lists every version of every saga', () => {
     const registry = new SagaRegistry();
     registry.register(definition('order', 2));
     registry.register(definition('refund', 1));
     registry.register(definition('order', 1));
     assert.deepEqual(described(registry.all()), ['orderV1', 'orderV2', 'refundV1']);
-    assert.deepEqual(registry.names(), ['order', 'refund']);
   });
 
   it('refuses a second class for one name@version, naming both classes', () => {

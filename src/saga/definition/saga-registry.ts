@@ -39,10 +39,6 @@ export class SagaRegistry {
     return this.versions.get(name)?.find((d) => d.version === version);
   }
 
-  names(): string[] {
-    return [...this.versions.keys()];
-  }
-
   /** Every version of every saga, each saga's versions in ascending order. */
   all(): SagaDefinition[] {
     return [...this.versions.values()].flat();
