@@ -452,9 +452,10 @@ export class SagaStore {
       units: t.units.map((u) =>
         withoutDefaults<typeof UNIT_CHANGE>({
           key: u.key,
-          kind: u.kind,
-          step: u.step,
-          name: u.name,
+          // What only a new row needs; an existing row is found by its key.
+          kind: u.create ? u.kind : null,
+          step: u.create ? u.step : null,
+          name: u.create ? u.name : null,
           create: u.create === true,
           status: u.status,
           set_output: u.output !== undefined,
