@@ -1,6 +1,7 @@
-import type { BenchResults, CostPerSaga } from './bench-results.js';
+import type { BenchResults, CostPerSaga, ScaleOutResults } from './bench-results.js';
 import type { ThroughputMeasurement } from './scenarios/throughput.js';
 import { renderTable } from './support/table.js';
+import { round } from './support/percentiles.js';
 
 type NamedRun = [string, ThroughputMeasurement];
 
@@ -326,6 +327,35 @@ function scaleSection(results: BenchResults): string {
         s.peakRssMb,
       ]),
     ),
+  ].join('\n');
+}
+
+/** The report of `npm run bench -- --workers ...`. */
+export function formatScaleOutReport(results: ScaleOutResults): string {
+  const [first] = results.runs;
+  return [
+    `Scale-out: 1 API process + N worker processes (WORKER_CONCURRENCY ${results.settings.concurrency} each), ${first?.sagas ?? 0} sagas of three no-op steps started over HTTP`,
+    renderTable(
+      [
+        'workers',
+        'sagas/s',
+        'x 1 worker',
+        'Postgres connections',
+        'API CPU ms/saga',
+        'workers CPU ms/saga',
+        'CPU busy %',
+      ],
+      results.runs.map((r) => [
+        r.workers,
+        r.sagasPerSecond,
+        first ? round(r.sagasPerSecond / first.sagasPerSecond, 2) : undefined,
+        r.postgresConnections,
+        r.apiCpuMsPerSaga,
+        r.workersCpuMsPerSaga,
+        r.machineBusyPercent,
+      ]),
+    ),
+    `  ${results.machine.cpus} cores shared by every process, Postgres, Redis and the load generator: CPU busy % near 100 means the cores bound it.`,
   ].join('\n');
 }
 

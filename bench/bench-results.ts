@@ -1,3 +1,4 @@
+import type { ScaleOutResult } from './scenarios/scale-out.js';
 import type { StartLatencyResult } from './scenarios/start-latency.js';
 import type { ThroughputMeasurement, ThroughputSettings } from './scenarios/throughput.js';
 import type { Machine } from './support/machine.js';
@@ -83,6 +84,14 @@ export interface BenchResults {
     rssMb: number;
     peakRssMb: number;
   }[];
+}
+
+/** `npm run bench -- --workers 1,2,4`: one API process and N worker processes. */
+export interface ScaleOutResults {
+  generatedAt: string;
+  machine: BenchResults['machine'];
+  settings: ThroughputSettings;
+  runs: ScaleOutResult[];
 }
 
 export function costPerStepTransition(

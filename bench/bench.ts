@@ -3,8 +3,14 @@
 // its own database and BullMQ prefix, removed at the end.
 import { writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { formatBenchReport } from './bench-report.js';
-import { costPerSaga, costPerStepTransition, type BenchResults } from './bench-results.js';
+import { formatBenchReport, formatScaleOutReport } from './bench-report.js';
+import {
+  costPerSaga,
+  costPerStepTransition,
+  type BenchResults,
+  type ScaleOutResults,
+} from './bench-results.js';
+import { measureScaleOut } from './scenarios/scale-out.js';
 import { measureStartLatency } from './scenarios/start-latency.js';
 import {
   measureBaseline,
@@ -24,6 +30,7 @@ const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--rounds 3] [-
                         [--shapes-n 1000] [--shapes-warmup 200] [--rates 200,1000] [--handoff-n 200]
                         [--seconds 10] [--scale] [--only engine,parallel,child,baseline,http]
                         [--async-commit] [--json] [--out bench/results.json]
+       npm run bench -- --workers 1,2,4 [--n 5000] [--warmup 500] [--concurrency 50] [--out bench/scale-out.json]
   --only          engine: three no-op steps in a row (and one at a time, and the cost per step);
                   parallel: three in one parallel group; child: a step and a child saga of two;
                   baseline: plain BullMQ; http: POST /sagas/order latency. Default: all of them.
@@ -31,9 +38,13 @@ const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--rounds 3] [-
                   slower, and the bench should stay within five minutes); --shapes-warmup likewise
                   (default: --warmup, at most 200)
   --scale         also runs the engine at 1,000 and 50,000 sagas (throughput and worker RSS)
+  --workers       instead of the scenarios above: the app as one API process and N worker processes
+                  (for each N listed), no-op sagas of three steps started over HTTP; sagas/s, the
+                  Postgres connections held and the CPU per saga of each process
   --async-commit  diagnostic: also runs the engine with synchronous_commit=off on its database,
                   to show how much of its time goes to waiting for WAL flushes (never run it so)`;
 const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
+const DEFAULT_SCALE_OUT_FILE = fileURLToPath(new URL('../../bench/scale-out.json', import.meta.url));
 const SCALE_SIZES = [1_000, 50_000];
 
 const flags = parseFlags(
@@ -51,6 +62,7 @@ const flags = parseFlags(
     'async-commit': { type: 'boolean', default: false },
     'handoff-n': { type: 'string' },
     only: { type: 'string' },
+    workers: { type: 'string' },
     json: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
@@ -81,7 +93,8 @@ const handoffSettings: ThroughputSettings = {
 };
 const rates = positiveIntegers(flags.rates, 'rates', [200, 1_000]);
 const roundCount = positiveInteger(flags.rounds, 'rounds', 3);
-const resultsFile = flags.out ?? DEFAULT_RESULTS_FILE;
+const workerCounts = flags.workers === undefined ? undefined : positiveIntegers(flags.workers, 'workers', []);
+const resultsFile = flags.out ?? (workerCounts ? DEFAULT_SCALE_OUT_FILE : DEFAULT_RESULTS_FILE);
 const seconds = positiveInteger(flags.seconds, 'seconds', 10);
 const SELECTABLE = ['engine', 'parallel', 'child', 'baseline', 'http'];
 const only = new Set(flags.only?.split(',').map((part) => part.trim()) ?? SELECTABLE);
@@ -101,6 +114,7 @@ const SHAPES = (
 ).filter(({ key }) => only.has(key));
 
 async function main(): Promise<void> {
+  if (workerCounts) return scaleOut(workerCounts);
   const progress = createProgress(!flags.json);
   const counters = new ServerCounters(REDIS_URL);
   try {
@@ -208,6 +222,24 @@ async function main(): Promise<void> {
   } finally {
     progress.stop();
     await counters.close();
+  }
+}
+
+async function scaleOut(counts: number[]): Promise<void> {
+  const progress = createProgress(!flags.json);
+  try {
+    const results: ScaleOutResults = {
+      generatedAt: new Date().toISOString(),
+      machine: await describeMachine(REDIS_URL, false),
+      settings,
+      runs: [],
+    };
+    for (const workers of counts) results.runs.push(await measureScaleOut(workers, settings, progress));
+    await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
+    if (flags.json) console.log(JSON.stringify(results, null, 2));
+    else console.log(`\n${formatScaleOutReport(results)}\n\nWrote ${resultsFile}`);
+  } finally {
+    progress.stop();
   }
 }
 

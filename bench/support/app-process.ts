@@ -6,6 +6,8 @@ import type { IsolatedEnvironment } from './isolated-environment.js';
 
 /** The compiled `src/main.js` next to this build of the bench (dist/ or any dist-*). */
 const MAIN_JS = fileURLToPath(new URL('../../src/main.js', import.meta.url));
+/** The same app serving the bench's no-op sagas instead of the example sagas. */
+export const NOOP_APP_JS = fileURLToPath(new URL('./noop-app.main.js', import.meta.url));
 
 export interface AppProcess {
   url: string;
@@ -23,9 +25,10 @@ export interface AppProcess {
 export async function startAppProcess(
   environment: IsolatedEnvironment,
   settings: Record<string, string> = {},
+  main = MAIN_JS,
 ): Promise<AppProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, [MAIN_JS], {
+  const child = spawn(process.execPath, [main], {
     env: {
       ...process.env,
       DATABASE_URL: environment.databaseUrl,
@@ -46,7 +49,7 @@ export async function startAppProcess(
 
   const deadline = Date.now() + 30_000;
   for (;;) {
-    if (child.exitCode !== null) throw new Error(`${MAIN_JS} exited with ${child.exitCode}:\n${output}`);
+    if (child.exitCode !== null) throw new Error(`${main} exited with ${child.exitCode}:\n${output}`);
     const healthy = await fetch(`${url}/health`).then(
       (response) => response.ok,
       () => false,
@@ -54,7 +57,7 @@ export async function startAppProcess(
     if (healthy) break;
     if (Date.now() > deadline) {
       child.kill('SIGKILL');
-      throw new Error(`${MAIN_JS} did not answer /health within 30 s:\n${output}`);
+      throw new Error(`${main} did not answer /health within 30 s:\n${output}`);
     }
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
