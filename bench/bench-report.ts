@@ -356,6 +356,22 @@ export function formatScaleOutReport(results: ScaleOutResults): string {
       ]),
     ),
     `  ${results.machine.cpus} cores shared by every process, Postgres, Redis and the load generator: CPU busy % near 100 means the cores bound it.`,
+    footprintSection(results.footprint),
+  ].join('\n');
+}
+
+function footprintSection(footprint: ScaleOutResults['footprint']): string {
+  if (!footprint) return '';
+  const tables = Object.keys(footprint.rowsPerSaga);
+  return [
+    '',
+    `Footprint of a saga of ${footprint.stepsPerSaga} steps (${footprint.sagas} sagas)`,
+    `  Redis, per saga in flight (one job waiting): ${footprint.redisBytesPerSagaInFlight} bytes`,
+    `  Postgres WAL written per saga, start to end: ${footprint.walBytesPerSaga} bytes`,
+    renderTable(
+      ['table', 'rows per ended saga', 'bytes per ended saga (with indexes)'],
+      tables.map((t) => [t, footprint.rowsPerSaga[t], footprint.bytesPerSaga[t]]),
+    ),
   ].join('\n');
 }
 

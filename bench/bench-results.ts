@@ -1,3 +1,4 @@
+import type { FootprintResult } from './scenarios/footprint.js';
 import type { ScaleOutResult } from './scenarios/scale-out.js';
 import type { StartLatencyResult } from './scenarios/start-latency.js';
 import type { ThroughputMeasurement, ThroughputSettings } from './scenarios/throughput.js';
@@ -92,6 +93,7 @@ export interface ScaleOutResults {
   machine: BenchResults['machine'];
   settings: ThroughputSettings;
   runs: ScaleOutResult[];
+  footprint?: FootprintResult;
 }
 
 export function costPerStepTransition(

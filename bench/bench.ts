@@ -10,6 +10,7 @@ import {
   type BenchResults,
   type ScaleOutResults,
 } from './bench-results.js';
+import { measureFootprint } from './scenarios/footprint.js';
 import { measureScaleOut } from './scenarios/scale-out.js';
 import { measureStartLatency } from './scenarios/start-latency.js';
 import {
@@ -40,7 +41,8 @@ const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--rounds 3] [-
   --scale         also runs the engine at 1,000 and 50,000 sagas (throughput and worker RSS)
   --workers       instead of the scenarios above: the app as one API process and N worker processes
                   (for each N listed), no-op sagas of three steps started over HTTP; sagas/s, the
-                  Postgres connections held and the CPU per saga of each process
+                  Postgres connections held and the CPU per saga of each process; then what a saga
+                  costs in Redis while in flight and in Postgres once ended (capacity planning)
   --async-commit  diagnostic: also runs the engine with synchronous_commit=off on its database,
                   to show how much of its time goes to waiting for WAL flushes (never run it so)`;
 const DEFAULT_RESULTS_FILE = fileURLToPath(new URL('../../bench/results.json', import.meta.url));
@@ -235,6 +237,7 @@ async function scaleOut(counts: number[]): Promise<void> {
       runs: [],
     };
     for (const workers of counts) results.runs.push(await measureScaleOut(workers, settings, progress));
+    results.footprint = await measureFootprint(Math.min(settings.sagas, 2_000), progress);
     await writeFile(resultsFile, `${JSON.stringify(results, null, 2)}\n`);
     if (flags.json) console.log(JSON.stringify(results, null, 2));
     else console.log(`\n${formatScaleOutReport(results)}\n\nWrote ${resultsFile}`);
