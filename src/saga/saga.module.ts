@@ -5,7 +5,7 @@ import { HealthController } from './api/health.controller.js';
 import { MetricsController } from './api/metrics.controller.js';
 import { DocumentedRoutes } from './api/openapi/documented-routes.js';
 import { OpenApiDocumentFactory } from './api/openapi/openapi-document.factory.js';
-import { OpenApiController } from './api/openapi/openapi.controller.js';
+import { DocsController } from './api/openapi/docs.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
@@ -80,7 +80,7 @@ export class SagaModule {
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
-      controllers: [SagasController, HealthController, MetricsController, OpenApiController],
+      controllers: [SagasController, HealthController, MetricsController, DocsController],
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,

@@ -287,6 +287,8 @@ describe('OpenAPI document and docs page', () => {
     assert.equal(ended.status, 'compensated');
     assert.equal((await http.post(signalPath, approval)).status, 409);
     assert.equal((await http.get(`/sagas/${trip.body.id}`)).status, 200);
+    for (const id of [declined.body.id, trip.body.id])
+      assert.equal((await http.get(`/sagas/${id}/events`)).status, 200);
     assert.equal((await http.get('/health')).status, 200);
     assert.ok(http.checked >= 20, `only ${http.checked} JSON bodies checked`);
   });

@@ -17,7 +17,7 @@ export const sagaErrorSchema = z
 
 export const errorBodySchema = z
   .object({
-    statusCode: z.int(),
+    statusCode: z.int().min(400).max(599),
     error: z.string().meta({ description: 'The reason phrase of the status code.' }),
     message: z.string(),
     issues: z
@@ -38,7 +38,7 @@ export const signalReceiptSchema = z
 const compensationViewSchema = z
   .object({
     status: z.enum(CompensationStatus),
-    attempts: z.int(),
+    attempts: z.int().min(0),
     startedAt: timestamp.optional(),
     finishedAt: timestamp.optional(),
     error: sagaErrorSchema.optional(),
@@ -53,7 +53,7 @@ const stepViewSchema = z
       .meta({ description: '`task` runs a handler, `wait` waits for a signal, `child` runs a child saga.' }),
     group: z.string().optional().meta({ description: 'The parallel group the step runs in.' }),
     status: z.enum(StepStatus),
-    attempts: z.int(),
+    attempts: z.int().min(0),
     startedAt: timestamp.optional(),
     finishedAt: timestamp.optional(),
     output: z.unknown().optional(),
@@ -68,7 +68,7 @@ const stepViewSchema = z
 const sagaFields = {
   id: z.uuid(),
   name: z.string(),
-  version: z.int(),
+  version: z.int().min(1),
   status: z.enum(SagaStatus),
   input: z.unknown(),
   output: z.unknown().optional(),
@@ -110,10 +110,10 @@ export const sagaEventsSchema = z
     items: z.array(
       z
         .object({
-          seq: z.int(),
+          seq: z.int().min(1),
           type: z.string(),
           step: z.string().optional(),
-          attempt: z.int().optional(),
+          attempt: z.int().min(1).optional(),
           at: timestamp,
           data: z.unknown().optional(),
         })

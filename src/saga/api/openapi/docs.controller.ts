@@ -9,7 +9,7 @@ import { OpenApiOperation } from './openapi-operation.decorator.js';
 /** The API's own description, and a page to read and try it; behind the API key like the API itself. */
 @Controller()
 @UseGuards(SagaRoutesGuard)
-export class OpenApiController {
+export class DocsController {
   constructor(private readonly documents: OpenApiDocumentFactory) {}
 
   @Get('openapi.json')
