@@ -212,7 +212,9 @@ describe('OpenAPI document and docs page', () => {
     const names = (operation: Operation, where: string) =>
       operation.parameters.filter((p) => p.in === where).map((p) => p.name);
     const start = document.paths['/sagas/order'].post;
-    assert.deepEqual(names(start, 'query'), Object.keys(startQuerySchema.in.shape));
+    const parsed = z.toJSONSchema(startQuerySchema, { io: 'input' }) as { properties: object };
+    assert.deepEqual(names(start, 'query'), Object.keys(parsed.properties));
+    assert.ok(names(start, 'query').includes('delayMs'));
     assert.deepEqual(names(start, 'header'), ['Idempotency-Key']);
     assert.equal(start.parameters.find((p) => p.name === 'Idempotency-Key')?.required, false);
     assert.deepEqual(names(document.paths['/sagas'].get, 'query'), Object.keys(listQuerySchema.shape));
@@ -342,13 +344,13 @@ describe('OpenAPI document with an API key', () => {
 
   it('documents the bearer scheme on exactly the routes that need the key', async () => {
     const document = await fetchDocument(t, { authorization: `Bearer ${API_KEY}` });
-    assert.deepEqual(document.components.securitySchemes, { apiKey: { type: 'http', scheme: 'bearer' } });
+    assert.deepEqual(document.components.securitySchemes, { bearer: { type: 'http', scheme: 'bearer' } });
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(item)) {
         const open = path === '/health' || path === '/metrics';
         const response = await t.http.request(method.toUpperCase(), path.replace(/\{[^}]+\}/g, UNKNOWN_ID));
         assert.equal(response.status === 401, !open, `${method} ${path} answered ${response.status}`);
-        assert.deepEqual(operation.security, open ? undefined : [{ apiKey: [] }], `${method} ${path}`);
+        assert.deepEqual(operation.security, open ? undefined : [{ bearer: [] }], `${method} ${path}`);
         assert.equal('401' in operation.responses, !open, `${method} ${path} documents its 401`);
       }
     }

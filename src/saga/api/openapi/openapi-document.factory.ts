@@ -17,7 +17,7 @@ interface Variant {
   note?: string;
 }
 
-const SECURITY_SCHEME = 'apiKey';
+const SECURITY_SCHEME = 'bearer';
 
 const DESCRIPTION = `The saga engine's HTTP API. Bodies are JSON; every error is \`{ statusCode, error, message }\`,
 with \`issues: [{ path, message }]\` for a validation error. Timestamps are ISO-8601.
