@@ -309,6 +309,7 @@ describe('OpenAPI document and docs page', () => {
       assert.equal(response.status, 200, `${url}: ${body}`);
       assert.ok(body.length > 0, `${url} is empty`);
       assert.match(response.headers.get('content-type') ?? '', types[url.split('.').at(-1)!], url);
+      assert.equal(response.headers.get('cache-control'), 'private, max-age=3600', url);
     }
     const scripts = await Promise.all(
       assets.filter((url) => url.endsWith('.js')).map(async (url) => (await t.http.get(url)).text),
@@ -318,7 +319,9 @@ describe('OpenAPI document and docs page', () => {
       'the page renders /openapi.json',
     );
     assert.equal((await t.http.get('/docs/assets/..%2Fpackage.json')).status, 404);
-    assert.equal((await t.http.get('/docs/assets/index.html')).status, 404);
+    const missing = await t.http.get('/docs/assets/index.html');
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get('cache-control'), null, 'an error is not cached');
   });
 });
 

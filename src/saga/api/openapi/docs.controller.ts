@@ -1,4 +1,13 @@
-import { Controller, Get, Header, NotFoundException, Param, StreamableFile, UseGuards } from '@nestjs/common';
+import {
+  Controller,
+  Get,
+  Header,
+  NotFoundException,
+  Param,
+  Res,
+  StreamableFile,
+  UseGuards,
+} from '@nestjs/common';
 import { createReadStream } from 'node:fs';
 import { z } from 'zod';
 import { SagaRoutesGuard } from '../saga-routes.guard.js';
@@ -42,9 +51,15 @@ export class DocsController {
     responses: { 200: { description: 'The file' }, 404: 'No such asset' },
     usesBackingServices: false,
   })
-  asset(@Param('file') file: string): StreamableFile {
+  asset(
+    @Param('file') file: string,
+    @Res({ passthrough: true }) response: { setHeader(name: string, value: string): void },
+  ): StreamableFile {
     const asset = Object.hasOwn(DOCS_ASSETS, file) ? DOCS_ASSETS[file] : undefined;
     if (!asset) throw new NotFoundException(`No docs asset named ${file}`);
+    // They change only with swagger-ui-dist's version; `private`, as they may sit behind the API key.
+    // Set here, not with @Header, so that an error (a 401, a 404) is never cached.
+    response.setHeader('Cache-Control', 'private, max-age=3600');
     const options = { type: asset.contentType };
     return asset.file
       ? new StreamableFile(createReadStream(asset.file), options)

@@ -15,7 +15,7 @@ export interface DocumentedRoute {
   operationId: string;
   tag: string;
   /** Behind the API key: its controller or method is guarded by SagaRoutesGuard. */
-  protected: boolean;
+  needsApiKey: boolean;
   operation: OpenApiOperationOptions;
 }
 
@@ -50,7 +50,7 @@ export class DocumentedRoutes {
           method: RequestMethod[method].toLowerCase(),
           operationId: `${name.charAt(0).toLowerCase()}${name.slice(1)}.${methodName}`,
           tag: name,
-          protected: guards.includes(SagaRoutesGuard),
+          needsApiKey: guards.includes(SagaRoutesGuard),
           operation,
         })),
       );

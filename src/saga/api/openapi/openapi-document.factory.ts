@@ -134,7 +134,7 @@ export class OpenApiDocumentFactory {
         ? { requestBody: { required: true, content: { 'application/json': { schema: variant.body } } } }
         : {}),
       responses: this.responses(route, variant.body !== undefined, components),
-      ...(route.protected && this.options.apiKey !== undefined
+      ...(route.needsApiKey && this.options.apiKey !== undefined
         ? { security: [{ [SECURITY_SCHEME]: [] }] }
         : {}),
     };
@@ -147,7 +147,7 @@ export class OpenApiDocumentFactory {
       errors[413] = 'The body is larger than 1 MiB';
       errors[415] = 'The body was not sent as `application/json`';
     }
-    if (route.protected && this.options.apiKey !== undefined) errors[401] = 'Missing or wrong API key';
+    if (route.needsApiKey && this.options.apiKey !== undefined) errors[401] = 'Missing or wrong API key';
     if (route.operation.usesBackingServices !== false) errors[503] = 'Postgres or Redis is unreachable';
     const all = { ...errors, ...route.operation.responses };
     const errorBody = { content: { 'application/json': { schema: components.inline(errorBodySchema) } } };
