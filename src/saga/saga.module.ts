@@ -3,6 +3,9 @@ import { Module, type DynamicModule, type ModuleMetadata } from '@nestjs/common'
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { HealthController } from './api/health.controller.js';
 import { MetricsController } from './api/metrics.controller.js';
+import { DocumentedRoutes } from './api/openapi/documented-routes.js';
+import { OpenApiDocumentFactory } from './api/openapi/openapi-document.factory.js';
+import { DocsController } from './api/openapi/docs.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
@@ -77,7 +80,7 @@ export class SagaModule {
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
-      controllers: [SagasController, HealthController, MetricsController],
+      controllers: [SagasController, HealthController, MetricsController, DocsController],
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
@@ -94,6 +97,8 @@ export class SagaModule {
         CancellationBus,
         SagaMetrics,
         SagaEventLog,
+        DocumentedRoutes,
+        OpenApiDocumentFactory,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],
       exports: [SagaService, SagaQueries, SagaRegistry],

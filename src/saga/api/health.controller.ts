@@ -3,6 +3,8 @@ import { Controller, Get, Res } from '@nestjs/common';
 import type { Queue } from 'bullmq';
 import { SAGA_QUEUE } from '../execution/saga-queue.js';
 import { SagaDatabase } from '../store/saga-database.js';
+import { OpenApiOperation } from './openapi/openapi-operation.decorator.js';
+import { healthSchema } from './openapi/response-schemas.js';
 
 type Dependency = 'up' | 'down';
 
@@ -17,6 +19,13 @@ export class HealthController {
 
   /** 200 when Postgres and Redis both answer within a second, else 503 naming what is down. */
   @Get()
+  @OpenApiOperation({
+    summary: 'Whether Postgres and Redis answer',
+    responses: {
+      200: { description: 'Both answer', schema: healthSchema },
+      503: { description: 'What is down', schema: healthSchema },
+    },
+  })
   async health(
     @Res({ passthrough: true }) response: { status(code: number): void },
   ): Promise<{ status: 'ok' | 'unavailable'; postgres: Dependency; redis: Dependency }> {

@@ -20,10 +20,12 @@ const wholeMs = (min: number, max: number) =>
     .string()
     .regex(/^\d{1,12}$/, `must be a whole number of milliseconds from ${min} to ${max}`)
     .transform(Number)
-    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+    .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
+    .meta({ description: `Whole milliseconds, ${min} to ${max}` });
 const timestamp = z.iso
   .datetime({ offset: true, message: 'must be an ISO-8601 timestamp' })
-  .transform((v) => new Date(v));
+  .transform((v) => new Date(v))
+  .meta({ description: 'ISO-8601, with `Z` or an offset' });
 
 /** `POST /sagas/{name}?delayMs=&startAt=&deadlineMs=`: when the saga starts, and how long it may take. */
 export const startQuerySchema = z
