@@ -3,6 +3,7 @@ import { Module, type DynamicModule, type ModuleMetadata } from '@nestjs/common'
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { HealthController } from './api/health.controller.js';
 import { MetricsController } from './api/metrics.controller.js';
+import { SagaActionsController } from './api/saga-actions.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
@@ -12,7 +13,9 @@ import { CancellationBus } from './execution/cancellation-bus.js';
 import { SagaDispatcher } from './execution/saga-dispatcher.js';
 import { SAGA_QUEUE } from './execution/saga-queue.js';
 import { SagaReconciler } from './execution/saga-reconciler.js';
+import { SagaRetention } from './execution/saga-retention.js';
 import { SagaService } from './execution/saga.service.js';
+import { SagaBulkActions } from './execution/saga-bulk-actions.js';
 import { StepInvoker } from './execution/step-invoker.js';
 import { SagaVersionGate } from './execution/saga-version-gate.js';
 import { StepWorker } from './execution/step.worker.js';
@@ -27,6 +30,7 @@ import {
 import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
+import { SagaRetentionStore } from './store/saga-retention.store.js';
 
 export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest injects factory arguments by token
@@ -77,7 +81,8 @@ export class SagaModule {
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
-      controllers: [SagasController, HealthController, MetricsController],
+      // Actions first: their `actions/...` paths would match SagasController's `:id/...` routes.
+      controllers: [SagaActionsController, SagasController, HealthController, MetricsController],
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
@@ -90,13 +95,16 @@ export class SagaModule {
         StepWorker,
         SagaVersionGate,
         SagaReconciler,
+        SagaRetentionStore,
+        SagaRetention,
         SagaService,
+        SagaBulkActions,
         CancellationBus,
         SagaMetrics,
         SagaEventLog,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],
-      exports: [SagaService, SagaQueries, SagaRegistry],
+      exports: [SagaService, SagaBulkActions, SagaQueries, SagaRegistry],
     };
   }
 }
