@@ -30,8 +30,9 @@ export class SagaRetention implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
   ) {}
 
+  /** A tenth of the retention, so that a saga outlives it by at most that much; within 1 s .. 1 min. */
   private get intervalMs(): number {
-    return Math.min(60_000, Math.max(1000, (this.options.retentionMs || 0) / 10));
+    return Math.min(60_000, Math.max(1000, Number(this.options.retentionMs) / 10));
   }
 
   onApplicationBootstrap(): void {
