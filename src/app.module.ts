@@ -36,6 +36,7 @@ export class AppModule {
           lockDurationMs: config.LOCK_DURATION_MS,
           shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
           apiKey: config.API_KEY,
+          retentionMs: config.SAGA_RETENTION,
         }),
         ...sagaModules,
       ],

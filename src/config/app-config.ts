@@ -9,6 +9,28 @@ const wholeNumber = (min: number, max: number, fallback: number) =>
     .pipe(z.number().min(min).max(max))
     .default(fallback);
 
+const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
+
+/** `30d`, `12h`, `90m`, `45s` (1 second to 100 years) in ms, or `off` (false): how long finished sagas are kept. */
+const retention = z
+  .string()
+  .regex(/^(off|\d{1,9}[smhd])$/, 'must be a duration such as 30d, 12h, 90m or 45s, or off')
+  .transform((value) =>
+    value === 'off'
+      ? false
+      : Number(value.slice(0, -1)) * DURATION_UNIT_MS[value.at(-1) as 's' | 'm' | 'h' | 'd'],
+  )
+  .pipe(
+    z.union([
+      z.literal(false),
+      z
+        .number()
+        .min(1000, 'must be at least 1s')
+        .max(100 * 365 * 86_400_000, 'must be at most 100 years'),
+    ]),
+  )
+  .default(30 * DURATION_UNIT_MS.d);
+
 const envSchema = z.object({
   DATABASE_URL: z
     .string()
@@ -32,6 +54,7 @@ const envSchema = z.object({
   WORKER_CONCURRENCY: wholeNumber(1, 1000, 50),
   LOCK_DURATION_MS: wholeNumber(1000, 600_000, 5000),
   SHUTDOWN_GRACE_MS: wholeNumber(0, 600_000, 10_000),
+  SAGA_RETENTION: retention,
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
 });
 

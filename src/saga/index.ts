@@ -19,6 +19,7 @@ export type {
   StepOutput,
 } from './execution/step-context.interface.js';
 export { SagaService, type SagaSummary, type SignalReceipt } from './execution/saga.service.js';
+export { SagaBulkActions, type SagaBulkFilter } from './execution/saga-bulk-actions.js';
 export type { CreatedSaga, SagaTiming } from './store/saga.store.js';
 export { SagaQueries, type SagaListFilter } from './store/saga-queries.js';
 export { migrateSagaSchema } from './store/migrate-saga-schema.js';

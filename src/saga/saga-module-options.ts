@@ -2,6 +2,9 @@ import type { RetryOptions } from './definition/retry-policy.js';
 import type { HandlerDefaults } from './definition/build-saga-definition.js';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './definition/retry-policy.js';
 import { resolveSagaSchemaName } from './store/saga-schema-name.js';
+import { SagaOptionsError } from './errors/saga-options.error.js';
+
+const THIRTY_DAYS_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** Which parts of the engine run in this process. */
 export type SagaRole = 'all' | 'api' | 'worker';
@@ -50,6 +53,13 @@ export interface SagaModuleOptions {
   lockDurationMs?: number;
   /** On shutdown, how long in-flight attempts may run before they are aborted and released. @defaultValue 10_000 */
   shutdownGraceMs?: number;
+  /**
+   * How long a finished saga (`completed` or `compensated`) is kept, with its units, events and
+   * signals, in ms after it finished; `false` keeps them forever. Workers delete older ones in small
+   * batches. A `failed` saga (a dead letter) and a saga still going are never deleted, nor a child
+   * saga while its parent is kept. At least 1000. @defaultValue 30 days
+   */
+  retentionMs?: number | false;
   /** When set, every saga route needs `Authorization: Bearer <apiKey>`. @defaultValue unset */
   apiKey?: string;
 }
@@ -74,10 +84,20 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     reconcileIntervalMs: options.reconcileIntervalMs ?? 1000,
     lockDurationMs: options.lockDurationMs ?? 5000,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
+    retentionMs: resolveRetention(options.retentionMs),
     apiKey: options.apiKey || undefined,
     defaults: {
       retry: resolveRetryPolicy(options.defaults?.retry, DEFAULT_RETRY_POLICY),
       timeoutMs: options.defaults?.timeoutMs ?? 30_000,
     },
   };
+}
+
+function resolveRetention(retentionMs: number | false = THIRTY_DAYS_MS): number | false {
+  if (retentionMs !== false && !(Number.isSafeInteger(retentionMs) && retentionMs >= 1000))
+    throw new SagaOptionsError(
+      'retentionMs',
+      `${String(retentionMs)} must be false or a whole number of ms, at least 1000`,
+    );
+  return retentionMs;
 }

@@ -41,7 +41,10 @@ export const StepStatus = {
   Compensated: 'compensated',
   /** Its compensation exhausted its retries. */
   CompensationFailed: 'compensation_failed',
-  /** Never ran because the saga stopped before it (shown, not stored). */
+  /**
+   * Never ran because the saga stopped before it (shown, not stored), or an operator skipped it
+   * (with the output they gave): either way it is not compensated.
+   */
   Skipped: 'skipped',
 } as const;
 export type StepStatus = (typeof StepStatus)[keyof typeof StepStatus];

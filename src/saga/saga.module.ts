@@ -6,6 +6,7 @@ import { MetricsController } from './api/metrics.controller.js';
 import { DocumentedRoutes } from './api/openapi/documented-routes.js';
 import { OpenApiDocumentFactory } from './api/openapi/openapi-document.factory.js';
 import { DocsController } from './api/openapi/docs.controller.js';
+import { SagaActionsController } from './api/saga-actions.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
@@ -15,7 +16,9 @@ import { CancellationBus } from './execution/cancellation-bus.js';
 import { SagaDispatcher } from './execution/saga-dispatcher.js';
 import { SAGA_QUEUE } from './execution/saga-queue.js';
 import { SagaReconciler } from './execution/saga-reconciler.js';
+import { SagaRetention } from './execution/saga-retention.js';
 import { SagaService } from './execution/saga.service.js';
+import { SagaBulkActions } from './execution/saga-bulk-actions.js';
 import { StepInvoker } from './execution/step-invoker.js';
 import { SagaVersionGate } from './execution/saga-version-gate.js';
 import { StepWorker } from './execution/step.worker.js';
@@ -30,6 +33,7 @@ import {
 import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
+import { SagaRetentionStore } from './store/saga-retention.store.js';
 
 export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest injects factory arguments by token
@@ -80,7 +84,8 @@ export class SagaModule {
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
-      controllers: [SagasController, HealthController, MetricsController, DocsController],
+      // Actions first: their `actions/...` paths would match SagasController's `:id/...` routes.
+      controllers: [SagaActionsController, SagasController, HealthController, MetricsController, DocsController],
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
@@ -93,7 +98,10 @@ export class SagaModule {
         StepWorker,
         SagaVersionGate,
         SagaReconciler,
+        SagaRetentionStore,
+        SagaRetention,
         SagaService,
+        SagaBulkActions,
         CancellationBus,
         SagaMetrics,
         SagaEventLog,
@@ -101,7 +109,7 @@ export class SagaModule {
         OpenApiDocumentFactory,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],
-      exports: [SagaService, SagaQueries, SagaRegistry],
+      exports: [SagaService, SagaBulkActions, SagaQueries, SagaRegistry],
     };
   }
 }

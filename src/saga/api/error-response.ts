@@ -14,6 +14,7 @@ const STATUS_BY_ERROR_NAME = new Map([
   ['InvalidInputError', 400],
   ['UnknownSagaError', 404],
   ['UnknownSignalError', 404],
+  ['UnknownStepError', 404],
   ['SagaNotFoundError', 404],
   ['SagaConflictError', 409],
   ['SagaVersionUnavailableError', 503],

@@ -22,7 +22,7 @@ const wholeMs = (min: number, max: number) =>
     .transform(Number)
     .pipe(z.number().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`))
     .meta({ description: `Whole milliseconds, ${min} to ${max}` });
-const timestamp = z.iso
+export const timestamp = z.iso
   .datetime({ offset: true, message: 'must be an ISO-8601 timestamp' })
   .transform((v) => new Date(v))
   .meta({ description: 'ISO-8601, with `Z` or an offset' });
@@ -52,8 +52,11 @@ export const signalNameSchema = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"');
 
+/** A saga name to filter by. */
+export const sagaNameFilter = z.string().min(1).max(100).refine(isStorableText, UNSTORABLE_TEXT_MESSAGE);
+
 export const listQuerySchema = z.strictObject({
-  name: z.string().min(1).max(100).refine(isStorableText, UNSTORABLE_TEXT_MESSAGE).optional(),
+  name: sagaNameFilter.optional(),
   status: z.enum(Object.values(SagaStatus) as [SagaStatus, ...SagaStatus[]]).optional(),
   limit: z
     .string()

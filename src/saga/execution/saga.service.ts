@@ -8,8 +8,10 @@ import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
 import { SagaVersionUnavailableError } from '../errors/saga-version-unavailable.error.js';
 import { UnknownSagaError } from '../errors/unknown-saga.error.js';
 import { UnknownSignalError } from '../errors/unknown-signal.error.js';
+import { UnknownStepError } from '../errors/unknown-step.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus } from '../saga-status.js';
 import { decide } from '../machine/decide.js';
+import { skipRefusal, unitToRetry } from '../machine/operator-actions.js';
 import { SagaEventType, type EventDraft } from '../machine/saga-events.js';
 import type { SagaSnapshot } from '../machine/saga-snapshot.js';
 import type { SagaInput } from '../machine/transition.js';
@@ -101,6 +103,44 @@ export class SagaService {
   }
 
   /**
+   * Runs a step's next attempt now instead of after its retry backoff (its compensation's, in a
+   * compensating saga); in a `failed` saga, runs the step's failed compensation again with a fresh
+   * attempt budget.
+   */
+  async retryStep(id: string, step: string): Promise<SagaSummary> {
+    const { summary } = await this.operate(id, [], async (saga) => {
+      const index = this.stepIndex(saga, step);
+      if (!unitToRetry(saga, index)) {
+        throw new SagaConflictError(
+          `Step "${step}" of saga ${id} has nothing to retry: it does not wait out a retry backoff, and its compensation is not a dead letter`,
+        );
+      }
+      return { saga, input: { kind: 'retryStep', step: index } };
+    });
+    return summary;
+  }
+
+  /**
+   * Completes a step that has not completed with `output` (null by default) in place of running it,
+   * and lets the saga go on. A skipped step is never compensated.
+   */
+  async skipStep(
+    id: string,
+    step: string,
+    options: { output?: unknown; reason?: string } = {},
+  ): Promise<SagaSummary> {
+    const output = options.output ?? null;
+    assertStorableJson(output, `output of step "${step}"`);
+    const { summary } = await this.operate(id, [], async (saga) => {
+      const index = this.stepIndex(saga, step);
+      const refusal = skipRefusal(saga, index);
+      if (refusal) throw new SagaConflictError(`Step "${step}" of saga ${id} cannot be skipped: ${refusal}`);
+      return { saga, input: { kind: 'skipStep', step: index, output, reason: options.reason } };
+    });
+    return summary;
+  }
+
+  /**
    * Delivers a signal to the saga: kept in its inbox, taken by the step that waits for it now or
    * when it is reached. With an `idempotencyKey` already delivered to this saga, nothing happens
    * (`delivered: false`).
@@ -162,6 +202,12 @@ export class SagaService {
       for (const child of transition.stopChildren) this.cancellations.publishSoon(child);
     }
     return { summary: { id: saga.id, name: saga.name, status: transition?.status ?? saga.status }, applied };
+  }
+
+  private stepIndex(saga: SagaSnapshot, step: string): number {
+    const found = this.startedOn(saga).steps.find((s) => s.name === step);
+    if (!found) throw new UnknownStepError(saga.id, saga.name, step);
+    return found.index;
   }
 
   /** The definition a saga started on: it finishes on it, whatever versions were deployed since. */

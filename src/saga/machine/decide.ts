@@ -7,6 +7,7 @@ import { toSagaError, type SagaError } from '../errors/saga-error.js';
 import { SignalTimeoutError } from '../errors/signal-timeout.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus, TERMINAL_SAGA_STATUSES } from '../saga-status.js';
 import { SagaEventType, type EventDraft } from './saga-events.js';
+import { unitToRetry } from './operator-actions.js';
 import { UnitKind, unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from './saga-snapshot.js';
 import type { NewChild, Outcome, SagaInput, Transition, UnitChange } from './transition.js';
 
@@ -41,11 +42,22 @@ export function decide(
     case 'retry':
       next.retryDeadLetter();
       break;
+    case 'retryStep':
+      next.retryStep(input.step);
+      break;
+    case 'skipStep':
+      next.skipStep(input.step, input.output, input.reason);
+      break;
   }
   // A cancel asked for meanwhile stops the saga, whatever else happened.
   if (saga.cancelRequested && next.forward) next.stop(CANCELLED_ERROR);
   next.proceed();
   return next.transition();
+}
+
+/** A forward unit the saga has gone past: it completed, or an operator skipped it. */
+function done(unit: UnitSnapshot): boolean {
+  return unit.status === UnitStatus.Completed || unit.status === UnitStatus.Skipped;
 }
 
 /** The transition being built, over a working copy of the saga that each change updates. */
@@ -210,11 +222,7 @@ class NextTransition {
   deliver(name: string, payload: unknown): void {
     const step = this.def.steps.find((s) => s.signal?.name === name)!;
     const unit = this.stepUnit(step);
-    const taken =
-      this.forward &&
-      unit.payload === null &&
-      unit.status !== UnitStatus.Completed &&
-      unit.status !== UnitStatus.Failed;
+    const taken = this.forward && unit.payload === null && !done(unit) && unit.status !== UnitStatus.Failed;
     this.events.push({ type: SagaEventType.SignalReceived, step: step.name, data: { signal: name, taken } });
     if (!taken) return;
     this.change(unit, { payload });
@@ -255,10 +263,35 @@ class NextTransition {
     const unit = [...this.units.values()].find(
       (u) => u.kind === UnitKind.Compensation && u.status === UnitStatus.Failed,
     )!;
-    this.status = SagaStatus.Compensating;
     this.events.push({ type: SagaEventType.SagaRetried, step: this.stepOf(unit).name });
+    this.resumeDeadLetter(unit);
+  }
+
+  /** The dead letter's failed compensation runs again, with a fresh attempt budget. */
+  private resumeDeadLetter(unit: UnitSnapshot): void {
+    this.status = SagaStatus.Compensating;
     this.change(unit, { error: null, resetAttempts: true });
     this.startAttempt(this.unit(unit.key));
+  }
+
+  /** An operator's retry of one step: the unit `unitToRetry` names runs now (the caller checked there is one). */
+  retryStep(step: number): void {
+    const unit = this.unit(unitToRetry(this.saga, step)!.key);
+    this.event(SagaEventType.StepRetried, this.stepOf(unit), unit.attempts, { unit: unit.kind });
+    if (unit.status === UnitStatus.Failed) return this.resumeDeadLetter(unit);
+    this.startAttempt(unit);
+  }
+
+  /**
+   * An operator completes a step in place of running it (the caller checked `skipRefusal`). It is
+   * never compensated: the operator vouches for its effects. A child saga it waits for is stopped,
+   * as its result is no longer wanted.
+   */
+  skipStep(step: number, output: unknown, reason: string | undefined): void {
+    const unit = this.unit(unitKey.step(step));
+    if (unit.status === UnitStatus.Waiting && unit.child) this.stopChildren.push(unit.child.id);
+    this.event(SagaEventType.StepSkipped, this.stepOf(unit), unit.attempts, reason ? { reason } : undefined);
+    this.change(unit, { status: UnitStatus.Skipped, output, error: null, ended: true, dueInMs: null });
   }
 
   /** Schedules what comes next in the saga as the changes so far leave it, or ends it. */
@@ -285,7 +318,7 @@ class NextTransition {
 
   private proceedForward(): void {
     const steps = this.def.steps;
-    const current = steps.find((s) => this.stepUnit(s).status !== UnitStatus.Completed);
+    const current = steps.find((s) => !done(this.stepUnit(s)));
     if (!current) {
       this.finish(SagaStatus.Completed, {
         output: Object.fromEntries(steps.map((s) => [s.name, this.stepUnit(s).output ?? null])),

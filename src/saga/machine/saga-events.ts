@@ -19,6 +19,10 @@ export const SagaEventType = {
   SagaCompensated: 'saga_compensated',
   SagaFailed: 'saga_failed',
   SagaRetried: 'saga_retried',
+  /** An operator ran a step's next attempt (or its dead-lettered compensation) now; `data.unit` says which. */
+  StepRetried: 'step_retried',
+  /** An operator completed a step in place of running it; `data.reason` when they gave one. */
+  StepSkipped: 'step_skipped',
 } as const;
 export type SagaEventType = (typeof SagaEventType)[keyof typeof SagaEventType];
 

@@ -21,6 +21,8 @@ export const UnitStatus = {
   Completed: 'completed',
   /** Finally failed: it will not run again. */
   Failed: 'failed',
+  /** Completed by an operator in place of running (with the output they gave): it is never compensated. */
+  Skipped: 'skipped',
 } as const;
 export type UnitStatus = (typeof UnitStatus)[keyof typeof UnitStatus];
 

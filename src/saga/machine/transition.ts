@@ -32,7 +32,11 @@ export type SagaInput =
   /** An operator (or a parent saga) cancels the saga: stop going forward and compensate. */
   | { kind: 'cancel' }
   /** An operator resumes a dead-lettered saga at the compensation that exhausted its retries. */
-  | { kind: 'retry' };
+  | { kind: 'retry' }
+  /** An operator runs one step's unit now (see `unitToRetry`). */
+  | { kind: 'retryStep'; step: number }
+  /** An operator completes a step that has not completed with `output`, in place of running it. */
+  | { kind: 'skipStep'; step: number; output: unknown; reason?: string };
 
 /** New values for one unit; a field left undefined keeps its value. */
 export interface UnitChange {

@@ -71,6 +71,10 @@ function describe(event: EventDraft): [Level, string] {
       return ['error', `ended failed (dead letter: an operator must retry it): ${text(error)}`];
     case SagaEventType.SagaRetried:
       return ['log', 'retried by an operator'];
+    case SagaEventType.StepRetried:
+      return ['log', `${data.unit === 'compensation' ? 'compensation' : 'step'} retried now by an operator`];
+    case SagaEventType.StepSkipped:
+      return ['warn', `skipped by an operator${data.reason ? `: ${String(data.reason)}` : ''}`];
   }
 }
 

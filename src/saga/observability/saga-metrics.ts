@@ -42,6 +42,12 @@ export class SagaMetrics {
     registers: [this.registry],
   });
 
+  readonly retentionDeleted = new Counter({
+    name: 'saga_retention_deleted_total',
+    help: 'Finished sagas deleted by retention (SAGA_RETENTION) in this process, with their units, events and signals',
+    registers: [this.registry],
+  });
+
   private readonly left = new Counter({
     name: 'saga_units_left_total',
     help: 'Deliveries of units whose saga version this process lacks, left to a process that has it',

@@ -31,6 +31,10 @@ export const sagaSummarySchema = z
   .object({ id: z.uuid(), name: z.string(), status: z.enum(SagaStatus) })
   .meta({ id: 'SagaSummary' });
 
+export const bulkResultSchema = z
+  .object({ matched: z.int().min(0).meta({ description: 'How many sagas the action was applied to.' }) })
+  .meta({ id: 'BulkActionResult' });
+
 export const signalReceiptSchema = z
   .object({ id: z.uuid(), signal: z.string(), status: z.literal('accepted') })
   .meta({ id: 'SignalReceipt' });
