@@ -85,7 +85,13 @@ export class SagaModule {
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
       // Actions first: their `actions/...` paths would match SagasController's `:id/...` routes.
-      controllers: [SagaActionsController, SagasController, HealthController, MetricsController, DocsController],
+      controllers: [
+        SagaActionsController,
+        SagasController,
+        HealthController,
+        MetricsController,
+        DocsController,
+      ],
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
