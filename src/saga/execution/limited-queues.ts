@@ -1,6 +1,6 @@
 import { InjectQueue } from '@nestjs/bullmq';
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
-import { Queue } from 'bullmq';
+import { Queue, type Job } from 'bullmq';
 import type {
   HandlerDefinition,
   HandlerLimits,
@@ -54,12 +54,35 @@ export class LimitedQueues implements OnApplicationShutdown {
     return [...this.byName.values()];
   }
 
+  /** The shared queue, then every limited one. */
+  every(): Queue<UnitJobData>[] {
+    return [this.shared, ...this.all().map((q) => q.queue)];
+  }
+
   /** Listens to the connection errors of every queue, the limited ones included. */
   onError(listener: (error: Error) => void): void {
     this.errorListeners.push(listener);
     for (const queue of [this.shared, ...[...(this.byName?.values() ?? [])].map((q) => q.queue)]) {
       queue.on('error', listener);
     }
+  }
+
+  /** A unit's job by its id, on whichever queue holds it: for tools that know only the id. */
+  async findJob(jobId: string): Promise<Job<UnitJobData> | undefined> {
+    for (const queue of this.every()) {
+      const job = await queue.getJob(jobId);
+      if (job) return job;
+    }
+    return undefined;
+  }
+
+  /** A unit's job's state by its id, on whichever queue holds it; `unknown` when none does. */
+  async jobState(jobId: string): Promise<string> {
+    for (const queue of this.every()) {
+      const state = await queue.getJobState(jobId);
+      if (state !== 'unknown') return state;
+    }
+    return 'unknown';
   }
 
   /** The queue of the unit's job: its handler's own when it is limited and the job runs an attempt. */

@@ -109,7 +109,7 @@ export class SagaMetrics {
       labelNames: ['queue', 'state'],
       registers: [this.registry],
       async collect() {
-        const all = [queues.shared, ...queues.all().map((q) => q.queue)];
+        const all = queues.every();
         const counts = await Promise.all(
           all.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed')),
         );
