@@ -101,14 +101,15 @@ export class LimitedQueues implements OnApplicationShutdown {
 
   /**
    * Writes each queue's concurrency into Redis, where BullMQ keeps it, and where a loss of Redis data
-   * loses it: the reconciler calls this on every tick. A rate limit needs no write: every worker
-   * passes its limiter with each fetch.
+   * loses it: the reconciler calls this on every tick. A handler that no longer declares one has it
+   * removed, lest a value from an earlier deploy hold it back. A rate limit needs no write: every
+   * worker passes its limiter with each fetch.
    */
   async applyLimits(): Promise<void> {
     await Promise.all(
-      this.all()
-        .filter((q) => q.limits.concurrency)
-        .map((q) => q.queue.setGlobalConcurrency(q.limits.concurrency!)),
+      this.all().map(({ queue, limits }) =>
+        limits.concurrency ? queue.setGlobalConcurrency(limits.concurrency) : queue.removeGlobalConcurrency(),
+      ),
     );
   }
 

@@ -45,7 +45,9 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
       const byQueue = new Map<Queue<UnitJobData>, DispatchUnit[]>();
       for (const unit of units) {
         const queue = this.queues.queueOf(unit);
-        byQueue.set(queue, [...(byQueue.get(queue) ?? []), unit]);
+        const queued = byQueue.get(queue);
+        if (queued) queued.push(unit);
+        else byQueue.set(queue, [unit]);
       }
       await within(
         Promise.all([...byQueue].map(([queue, queued]) => SagaDispatcher.add(queue, queued))),
