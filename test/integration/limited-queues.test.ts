@@ -6,6 +6,9 @@ import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { LimitedQueues, type LimitedQueue } from '../../src/saga/execution/limited-queues.js';
 import { SagaService } from '../../src/saga/execution/saga.service.js';
+import { UNIT_JOB_OPTIONS, unitJobId } from '../../src/saga/execution/saga-queue.js';
+import { SagaRegistry } from '../../src/saga/definition/saga-registry.js';
+import { SagaStore } from '../../src/saga/store/saga.store.js';
 import { Compensate, NonRetryableError, Saga, Step, type StepContext } from '../../src/saga/index.js';
 import { SagaTestKit } from '../../src/saga/testing/index.js';
 import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
@@ -120,6 +123,26 @@ describe('limited handlers, in one process with the test kit', () => {
         ['saga_completed', null],
       ],
     );
+  });
+
+  it('moves a limited unit found on the shared queue (enqueued by a process without its version) to its own queue', async () => {
+    // Recorded, and its job put on the shared queue, as a process that lacks the saga's version
+    // (its reconciler, say) does: it cannot know that the handler is limited.
+    const def = kit.get(SagaRegistry).findVersion('limited-kit', 1)!;
+    const started = await kit.get(SagaStore).create(def, Input.parse({ holdMs: 1500 }), undefined);
+    const [unit] = started.units;
+    await kit
+      .get(LimitedQueues)
+      .shared.add(
+        'unit',
+        { ...unit, claimed: false },
+        { ...UNIT_JOB_OPTIONS, jobId: unitJobId(unit.sagaId, unit.unit, unit.seq) },
+      );
+    await waitFor(async () => ((await call.queue.getJobCounts('active')).active === 1 ? true : undefined), {
+      what: 'call to run from its own queue',
+    });
+    assert.equal((await kit.view(started.id)).steps![0].status, 'running');
+    assert.equal((await kit.waitForEnd(started.id)).status, 'completed');
   });
 
   it('retries a limited step after its backoff (time skipped by the kit) and compensates on a limited queue', async () => {
