@@ -4,18 +4,20 @@ import { PaymentInput } from './payment.input.js';
 
 /**
  * A card payment in two steps, as acquirers take them: a hold on the card, then its capture. The
- * `trip` saga runs it as a child; it runs on its own too. Flow control (one payment per card at a
- * time, the acquirer's rate limits) is not declared yet.
+ * `trip` saga runs it as a child; it runs on its own too.
  */
 @Saga({ name: 'payment', version: 1, input: PaymentInput })
 export class PaymentSaga {
   constructor(private readonly acquirer: CardAcquirer) {}
 
   // An authorization that timed out may still have placed its hold, so a finally failed one is voided too.
+  // The acquirer takes at most 50 authorizations a second and 20 at once, from all our workers together.
   @Step({
     retry: { attempts: 5, backoff: { type: 'exponential', delay: 100 } },
     timeoutMs: 10_000,
     compensateOnFailure: true,
+    concurrency: 20,
+    rateLimit: { max: 50, durationMs: 1000 },
   })
   authorize(ctx: StepContext<PaymentInput>): Promise<Authorization> {
     const { paymentId, card, amount } = ctx.input;

@@ -14,7 +14,8 @@ import { SagaMetadataAccessor } from './definition/saga-metadata.accessor.js';
 import { SagaRegistry } from './definition/saga-registry.js';
 import { CancellationBus } from './execution/cancellation-bus.js';
 import { SagaDispatcher } from './execution/saga-dispatcher.js';
-import { SAGA_QUEUE } from './execution/saga-queue.js';
+import { bullConnection, SAGA_QUEUE } from './execution/saga-queue.js';
+import { LimitedQueues } from './execution/limited-queues.js';
 import { SagaReconciler } from './execution/saga-reconciler.js';
 import { SagaRetention } from './execution/saga-retention.js';
 import { SagaService } from './execution/saga.service.js';
@@ -77,10 +78,7 @@ export class SagaModule {
         BullModule.forRootAsync({
           imports: [optionsModule],
           inject: [SAGA_MODULE_OPTIONS],
-          useFactory: (resolved: ResolvedSagaModuleOptions) => ({
-            connection: { url: resolved.redisUrl },
-            prefix: resolved.queuePrefix,
-          }),
+          useFactory: (resolved: ResolvedSagaModuleOptions) => bullConnection(resolved),
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
@@ -100,6 +98,7 @@ export class SagaModule {
         SagaRegistry,
         SagaExplorer,
         SagaDispatcher,
+        LimitedQueues,
         StepInvoker,
         StepWorker,
         SagaVersionGate,

@@ -15,6 +15,7 @@ import {
   type TestApp,
   type TestEnvironment,
 } from '../support/test-app.js';
+import { metric } from '../support/metrics.js';
 import { waitFor } from '../support/wait.js';
 
 const V1_STEPS = [
@@ -184,18 +185,4 @@ async function metricsOf(http: HttpClient): Promise<string> {
   const response = await http.get('/metrics');
   assert.equal(response.status, 200, response.text);
   return response.text;
-}
-
-/** The value of the series `name` with exactly `labels` in Prometheus text, if it is there. */
-function metric(text: string, name: string, labels: Record<string, string>): number | undefined {
-  for (const line of text.split('\n')) {
-    const match = /^(\w+)\{([^}]*)\} (\S+)$/.exec(line);
-    if (!match || match[1] !== name) continue;
-    const found = Object.fromEntries([...match[2].matchAll(/(\w+)="([^"]*)"/g)].map((m) => [m[1], m[2]]));
-    const same =
-      Object.keys(found).length === Object.keys(labels).length &&
-      Object.entries(labels).every(([k, v]) => found[k] === v);
-    if (same) return Number(match[3]);
-  }
-  return undefined;
 }

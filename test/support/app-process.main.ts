@@ -7,12 +7,14 @@ import { SAGA_MODULES } from '../../src/app.module.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { serve } from '../../src/serve.js';
 import { ScriptedSagaModule } from './fixtures/scripted.saga.js';
+import { ThrottledSagaModule } from './fixtures/throttled.saga.js';
 import { VersionedSagaV1Module } from './fixtures/versioned-v1.saga.js';
 import { VersionedSagaModule } from './fixtures/versioned.saga.js';
 
 const SAGA_MODULES_BY_NAME: Record<string, readonly (Type | DynamicModule)[]> = {
   app: SAGA_MODULES,
   scripted: [ScriptedSagaModule],
+  throttled: [ThrottledSagaModule],
   'versioned-v1': [VersionedSagaV1Module],
   versioned: [VersionedSagaModule],
 };

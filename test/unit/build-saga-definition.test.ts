@@ -121,6 +121,19 @@ describe('buildSagaDefinition: the happy path', () => {
     assert.equal(def.steps[1].compensation?.method, 'refund');
   });
 
+  it('a step and a compensation keep their concurrency and rate limit; a handler without sets none', () => {
+    const def = build([
+      step('authorize', { concurrency: 20, rateLimit: { max: 50, durationMs: 1000 } }),
+      compensate('voidAuthorization', 'authorize', { concurrency: 1 }),
+      step('capture'),
+      compensate('refund', 'capture', { rateLimit: { max: 1, durationMs: 1 } }),
+    ]);
+    assert.deepEqual(def.steps[0].limits, { concurrency: 20, rateLimit: { max: 50, durationMs: 1000 } });
+    assert.deepEqual(def.steps[0].compensation!.limits, { concurrency: 1 });
+    assert.equal('limits' in def.steps[1], false);
+    assert.deepEqual(def.steps[1].compensation!.limits, { rateLimit: { max: 1, durationMs: 1 } });
+  });
+
   it('version defaults to 1', () => {
     assert.equal(build([step('a')], { name: 'order', input }).version, 1);
   });
@@ -216,6 +229,30 @@ describe('buildSagaDefinition: boot errors name the class and method', () => {
     ['an unknown backoff key', { retry: { backoff: { factor: 3 } } }, 'factor'],
     ['compensateOnFailure not a boolean', { compensateOnFailure: 'yes' }, 'compensateOnFailure'],
     ['a string where a number belongs', { timeoutMs: '1000' }, 'timeoutMs'],
+    ['concurrency 0', { concurrency: 0 }, 'concurrency must be a positive integer'],
+    ['concurrency not an integer', { concurrency: 2.5 }, 'concurrency must be a positive integer'],
+    ['concurrency a string', { concurrency: '20' }, 'concurrency must be a positive integer'],
+    [
+      'rateLimit.max 0',
+      { rateLimit: { max: 0, durationMs: 1000 } },
+      'rateLimit.max must be a positive integer',
+    ],
+    [
+      'rateLimit.max missing',
+      { rateLimit: { durationMs: 1000 } },
+      'rateLimit.max must be a positive integer',
+    ],
+    [
+      'rateLimit.durationMs 0',
+      { rateLimit: { max: 50, durationMs: 0 } },
+      'rateLimit.durationMs must be a positive integer',
+    ],
+    [
+      'rateLimit.durationMs a fraction',
+      { rateLimit: { max: 50, durationMs: 0.5 } },
+      'rateLimit.durationMs must be a positive integer',
+    ],
+    ['an unknown rateLimit key', { rateLimit: { max: 5, durationMs: 10, burst: 2 } }, 'burst'],
   ];
   for (const [what, stepOptions, field] of badStepOptions) {
     it(`step options: ${what}`, () => {
@@ -234,6 +271,12 @@ describe('buildSagaDefinition: boot errors name the class and method', () => {
     ['timeoutMs 0', { timeoutMs: 0 }, 'timeoutMs'],
     ['compensateOnFailure (a step-only option)', { compensateOnFailure: true }, 'compensateOnFailure'],
     ['an unknown option key', { timeout: 5 }, 'timeout'],
+    ['concurrency -1', { concurrency: -1 }, 'concurrency must be a positive integer'],
+    [
+      'rateLimit.max 0.5',
+      { rateLimit: { max: 0.5, durationMs: 10 } },
+      'rateLimit.max must be a positive integer',
+    ],
   ];
   for (const [what, compensateOptions, field] of badCompensationOptions) {
     it(`compensation options: ${what}`, () => {

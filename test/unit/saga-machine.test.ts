@@ -792,3 +792,61 @@ describe("an operator's retry of a parent whose child's compensation failed", ()
     assert.deepEqual(t.stopChildren, ['child-1']);
   });
 });
+
+describe('a limited handler', () => {
+  /** s0 → s1, where s1 and its compensation are limited, and s2 fails. */
+  function limitedSaga(): SimulatedSaga {
+    const def = definition([{ compensation: true }, { compensation: true }, {}]);
+    def.steps[1].limits = { concurrency: 20, rateLimit: { max: 50, durationMs: 1000 } };
+    def.steps[1].compensation!.limits = { concurrency: 1 };
+    return new SimulatedSaga(def);
+  }
+
+  it('is not claimed by the commit that makes it due: it waits pending for a claim, and its start is the claim', () => {
+    const sim = limitedSaga();
+    sim.claim(s(0));
+    const t = sim.finish(s(0), ok());
+    assert.deepEqual(types(t), [SagaEventType.StepCompleted]);
+    assert.deepEqual(started(t), []);
+    assert.deepEqual(
+      t.units.filter((u) => u.key === s(1)).map((u) => [u.status, u.dueInMs]),
+      [[UnitStatus.Pending, 0]],
+    );
+    assert.deepEqual(
+      sim.due().map((u) => u.key),
+      [s(1)],
+    );
+    sim.claim(s(1));
+    assert.equal(sim.unit(s(1)).attempts, 1);
+    const next = sim.finish(s(1), ok());
+    assert.deepEqual(started(next), [s(2)]);
+  });
+
+  it('its compensation waits pending for a claim too, and a stop halts the queued step without running it', () => {
+    const sim = limitedSaga();
+    sim.claim(s(0));
+    sim.finish(s(0), ok());
+    const stop = sim.cancel();
+    assert.deepEqual(
+      stop.units.filter((u) => u.key === s(1)).map((u) => [u.status, u.dueInMs]),
+      [[UnitStatus.Pending, null]],
+    );
+    assert.deepEqual(started(stop), [c(0)]);
+
+    const sim2 = limitedSaga();
+    runAll(sim2);
+    assert.equal(sim2.saga.status, SagaStatus.Completed);
+    const failing = limitedSaga();
+    failing.claim(s(0));
+    failing.finish(s(0), ok());
+    failing.claim(s(1));
+    failing.finish(s(1), ok());
+    failing.claim(s(2));
+    const failed = failing.finish(s(2), fail(fatal));
+    assert.deepEqual(started(failed), []);
+    assert.deepEqual(
+      failed.units.filter((u) => u.key === c(1)).map((u) => [u.status, u.dueInMs, u.create]),
+      [[UnitStatus.Pending, 0, true]],
+    );
+  });
+});

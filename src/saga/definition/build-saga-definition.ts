@@ -41,6 +41,16 @@ const retrySchema = z.strictObject({
 const handlerSchema = z.strictObject({
   retry: retrySchema.optional(),
   timeoutMs: z.int().min(1).max(2_147_483_647).optional(),
+  concurrency: z.int('must be a positive integer').min(1, 'must be a positive integer').optional(),
+  rateLimit: z
+    .strictObject({
+      max: z.int('must be a positive integer').min(1, 'must be a positive integer'),
+      durationMs: z
+        .int('must be a positive integer')
+        .min(1, 'must be a positive integer')
+        .max(2_147_483_647, 'must be at most 2147483647'),
+    })
+    .optional(),
 });
 
 const name = z
@@ -213,10 +223,14 @@ function resolveHandler(
   options: HandlerOptions,
   defaults: HandlerDefaults,
 ): HandlerDefinition {
+  const { concurrency, rateLimit } = options;
   return {
     method,
     retry: resolveRetryPolicy(options.retry, defaults.retry),
     timeoutMs: options.timeoutMs ?? defaults.timeoutMs,
+    ...(concurrency || rateLimit
+      ? { limits: { ...(concurrency ? { concurrency } : {}), ...(rateLimit ? { rateLimit } : {}) } }
+      : {}),
   };
 }
 

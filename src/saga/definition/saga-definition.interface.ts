@@ -1,12 +1,18 @@
 import type { ZodType } from 'zod';
 import type { RetryPolicy } from './retry-policy.js';
+import type { HandlerOptions } from './saga-options.interface.js';
 
 /** A step or compensation method, with its options resolved against the module defaults. */
 export interface HandlerDefinition {
   method: string;
   retry: RetryPolicy;
   timeoutMs: number;
+  /** Its concurrency and rate limit, when it declares either: its attempts then run from a queue of their own. */
+  limits?: HandlerLimits;
 }
+
+/** A handler's limits, enforced for every worker process together. */
+export type HandlerLimits = Pick<HandlerOptions, 'concurrency' | 'rateLimit'>;
 
 /** What a step does: `task` runs its handler, `wait` waits for a signal first, `child` runs another saga. */
 export type StepKind = 'task' | 'wait' | 'child';

@@ -20,11 +20,31 @@ export interface SagaOptions<Input extends ZodType = ZodType> {
   deadlineMs?: number;
 }
 
+/** How many attempts of a handler may start in a span of time, across every worker process. */
+export interface RateLimitOptions {
+  /** At most this many attempts start in any window of `durationMs`: a positive integer. */
+  max: number;
+  /** The window, in ms: a positive integer. */
+  durationMs: number;
+}
+
 export interface HandlerOptions {
   /** Retry policy for this handler; unset fields come from the module defaults. */
   retry?: RetryOptions;
   /** An attempt that runs longer fails with `StepTimeout` (retryable) and its signal aborts. @defaultValue 30_000 */
   timeoutMs?: number;
+  /**
+   * At most this many attempts of the handler run at once, across every worker process together
+   * (the saga name and method name make the limit: every version of the saga shares it). Units
+   * beyond it wait, `pending`, without holding a worker or delaying other handlers. @defaultValue no limit
+   */
+  concurrency?: number;
+  /**
+   * At most `max` attempts of the handler start in any window of `durationMs`, across every worker
+   * process together; starts are spread evenly over the window. Units beyond it wait, `pending`,
+   * without holding a worker or delaying other handlers. @defaultValue no limit
+   */
+  rateLimit?: RateLimitOptions;
 }
 
 /** What a wait step waits for. */

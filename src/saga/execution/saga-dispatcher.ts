@@ -1,13 +1,13 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
 import { applyTransition } from '../machine/apply-transition.js';
 import { UnitStatus, type SagaSnapshot } from '../machine/saga-snapshot.js';
 import type { Transition } from '../machine/transition.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
-import { SAGA_QUEUE, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
+import { LimitedQueues } from './limited-queues.js';
+import { UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
 
 const DISPATCH_TIMEOUT_MS = 2000;
 /** A larger snapshot costs Redis more than reading it back from Postgres does. */
@@ -22,9 +22,9 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   private readonly logger = new Logger('SagaDispatcher');
   private lastErrorLoggedAt = 0;
 
-  constructor(@InjectQueue(SAGA_QUEUE) private readonly queue: Queue<UnitJobData>) {
+  constructor(private readonly queues: LimitedQueues) {
     // Without a listener BullMQ prints every connection error; once every few seconds is enough.
-    queue.on('error', (error) => {
+    queues.onError((error) => {
       if (Date.now() - this.lastErrorLoggedAt < 5000) return;
       this.lastErrorLoggedAt = Date.now();
       this.logger.warn(`Redis: ${error.message}`);
@@ -42,33 +42,46 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
-      const jobs = units.map(
-        ({ sagaId, unit, seq, delayMs, claimed, due, sagaName, sagaVersion, snapshot, committedAt }) => ({
-          name: 'unit',
-          data: {
-            sagaId,
-            unit,
-            seq,
-            claimed,
-            ...(due ? { due } : {}),
-            sagaName,
-            sagaVersion,
-            snapshot,
-            committedAt,
-          },
-          opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
-        }),
+      const byQueue = new Map<Queue<UnitJobData>, DispatchUnit[]>();
+      for (const unit of units) {
+        const queue = this.queues.queueOf(unit);
+        const queued = byQueue.get(queue);
+        if (queued) queued.push(unit);
+        else byQueue.set(queue, [unit]);
+      }
+      await within(
+        Promise.all([...byQueue].map(([queue, queued]) => SagaDispatcher.add(queue, queued))),
+        DISPATCH_TIMEOUT_MS,
+        'enqueueing into Redis',
       );
-      // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
-      // created: a cost worth sharing between jobs, and not worth paying for one.
-      const [job] = jobs;
-      const adding: Promise<unknown> =
-        jobs.length === 1 ? this.queue.add(job.name, job.data, job.opts) : this.queue.addBulk(jobs);
-      await within(adding, DISPATCH_TIMEOUT_MS, 'enqueueing into Redis');
       return units.map(() => undefined);
     },
     (unit) => unitJobId(unit.sagaId, unit.unit, unit.seq),
   );
+
+  private static add(queue: Queue<UnitJobData>, units: DispatchUnit[]): Promise<unknown> {
+    const jobs = units.map(
+      ({ sagaId, unit, seq, delayMs, claimed, due, sagaName, sagaVersion, snapshot, committedAt }) => ({
+        name: 'unit',
+        data: {
+          sagaId,
+          unit,
+          seq,
+          claimed,
+          ...(due ? { due } : {}),
+          sagaName,
+          sagaVersion,
+          snapshot,
+          committedAt,
+        },
+        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
+      }),
+    );
+    // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
+    // created: a cost worth sharing between jobs, and not worth paying for one.
+    const [job] = jobs;
+    return jobs.length === 1 ? queue.add(job.name, job.data, job.opts) : queue.addBulk(jobs);
+  }
 
   /**
    * Enqueues units that Postgres has committed, in the background: once a transition is committed
@@ -100,10 +113,18 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
       .filter((change) => change.dueInMs !== undefined)
       .map((change) => saga.units.find((u) => u.key === change.key))
       .filter((u) => u?.scheduled && u.status !== UnitStatus.Running)
-      .map((u) => unitJobId(saga.id, u!.key, u!.seq));
+      .map((u) => ({
+        id: unitJobId(saga.id, u!.key, u!.seq),
+        queue: this.queues.queueOf({
+          unit: u!.key,
+          due: u!.status === UnitStatus.Waiting,
+          sagaName: saga.name,
+          sagaVersion: saga.version,
+        }),
+      }));
     if (moot.length === 0) return;
     const removing: Promise<void> = within(
-      Promise.all(moot.map((id) => this.queue.remove(id))),
+      Promise.all(moot.map(({ id, queue }) => queue.remove(id))),
       DISPATCH_TIMEOUT_MS,
       'removing delayed jobs from Redis',
     )
@@ -152,10 +173,20 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
     });
   }
 
+  /** Puts a job onto another queue, with the same id and data (the job it was on completes). */
+  async requeue(queue: Queue<UnitJobData>, job: Job<UnitJobData>): Promise<void> {
+    const { sagaId, unit, seq } = job.data;
+    await within(
+      queue.add(job.name, job.data, { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq) }),
+      DISPATCH_TIMEOUT_MS,
+      'enqueueing into Redis',
+    );
+  }
+
   /** Which of these units have no job in Redis (lost with a Redis restart, or never enqueued). */
   async missing(units: DueUnit[]): Promise<DueUnit[]> {
     const states = await within(
-      Promise.all(units.map((u) => this.queue.getJobState(unitJobId(u.sagaId, u.unit, u.seq)))),
+      Promise.all(units.map((u) => this.queues.queueOf(u).getJobState(unitJobId(u.sagaId, u.unit, u.seq)))),
       DISPATCH_TIMEOUT_MS,
       'reading job states from Redis',
     );
@@ -168,7 +199,7 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
    */
   async redispatch(units: DueUnit[]): Promise<void> {
     await within(
-      Promise.all(units.map((u) => this.queue.remove(unitJobId(u.sagaId, u.unit, u.seq)))),
+      Promise.all(units.map((u) => this.queues.queueOf(u).remove(unitJobId(u.sagaId, u.unit, u.seq)))),
       DISPATCH_TIMEOUT_MS,
       'removing orphaned jobs from Redis',
     );

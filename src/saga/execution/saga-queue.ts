@@ -1,5 +1,6 @@
-import type { JobsOptions } from 'bullmq';
+import type { ConnectionOptions, JobsOptions } from 'bullmq';
 import type { SagaSnapshot } from '../machine/saga-snapshot.js';
+import type { ResolvedSagaModuleOptions } from '../saga-module-options.js';
 
 /** The one BullMQ queue that carries every unit of every saga: its attempts and its due times. */
 export const SAGA_QUEUE = 'saga-units';
@@ -34,6 +35,14 @@ export interface UnitJobData {
   /** When that commit returned, by the clock of the process that enqueued the job. */
   committedAt?: number;
 }
+
+/** How every queue and worker of the engine reaches Redis: one place to change it for all of them. */
+export const bullConnection = (
+  options: Pick<ResolvedSagaModuleOptions, 'redisUrl' | 'queuePrefix'>,
+): { connection: ConnectionOptions; prefix: string } => ({
+  connection: { url: options.redisUrl },
+  prefix: options.queuePrefix,
+});
 
 /** Deterministic, so that enqueueing the same unit twice (relay and reconciler) makes one job. */
 export const unitJobId = (sagaId: string, unit: string, seq: number): string => `${sagaId}-${unit}-${seq}`;

@@ -8,6 +8,7 @@ import {
 import { SagaMetrics } from '../observability/saga-metrics.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { SagaStore, type UnitCursor } from '../store/saga.store.js';
+import { LimitedQueues } from './limited-queues.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 
 /** A unit committed this recently may still be on its way to Redis from the worker that committed it. */
@@ -16,7 +17,8 @@ const PAGE_SIZE = 500;
 
 /**
  * Makes Redis hold whatever Postgres says is due: units committed while Redis was down, units
- * whose process died between commit and enqueue, and every unit after Redis lost its data.
+ * whose process died between commit and enqueue, and every unit after Redis lost its data; and the
+ * concurrency of limited handlers, which BullMQ keeps in Redis.
  * Safe to run in any number of processes: job ids are deterministic, so enqueueing a unit twice
  * makes one job, and a job for a unit already recorded is acknowledged without running.
  */
@@ -31,6 +33,7 @@ export class SagaReconciler implements OnApplicationBootstrap, BeforeApplication
   constructor(
     private readonly store: SagaStore,
     private readonly dispatcher: SagaDispatcher,
+    private readonly queues: LimitedQueues,
     private readonly metrics: SagaMetrics,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
   ) {}
@@ -48,6 +51,8 @@ export class SagaReconciler implements OnApplicationBootstrap, BeforeApplication
 
   /** Checks one page of overdue units and enqueues those missing from Redis; returns how many it enqueued. */
   async reconcile(): Promise<number> {
+    // Redis may have lost the limits with its data: they go back before the units do.
+    await this.queues.applyLimits();
     const page = await this.store.overdueUnits(RECONCILE_GRACE_MS, PAGE_SIZE, this.cursor);
     // Walk every overdue unit over successive ticks, then start again from the oldest.
     this.cursor = page.length === PAGE_SIZE ? page[page.length - 1] : undefined;

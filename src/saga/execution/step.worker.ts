@@ -6,7 +6,7 @@ import {
   type BeforeApplicationShutdown,
   type OnApplicationBootstrap,
 } from '@nestjs/common';
-import { Worker, type Job } from 'bullmq';
+import { Worker, type Job, type WorkerOptions } from 'bullmq';
 import type { SagaDefinition, StepDefinition } from '../definition/saga-definition.interface.js';
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { toSagaError } from '../errors/saga-error.js';
@@ -21,7 +21,9 @@ import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { SagaVersionGate } from './saga-version-gate.js';
 import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
-import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
+import { bullConnection, SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
+import { evenRateLimiter } from './even-rate-limiter.js';
+import { LimitedQueues } from './limited-queues.js';
 import { decide } from '../machine/decide.js';
 import { UnitKind, UnitStatus, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Outcome, SagaInput, Transition } from '../machine/transition.js';
@@ -36,13 +38,14 @@ const OUTAGE_PATIENCE_MS = 60_000;
 /**
  * Runs one unit of work per job: claim it in Postgres, call the handler, commit the transition
  * that follows, enqueue the next unit. Throws only for infrastructure failures, which BullMQ
- * retries without spending an attempt of the step. The BullMQ worker is created here rather than
- * with `@Processor` because its concurrency and lock duration come from the module options.
+ * retries without spending an attempt of the step. The BullMQ workers (one for the shared queue, one
+ * for each limited handler's queue) are created here rather than with `@Processor` because their
+ * concurrency and lock duration come from the module options and the saga definitions.
  */
 @Injectable()
 export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private readonly logger = new Logger('StepWorker');
-  private worker?: Worker<UnitJobData>;
+  private workers: Worker<UnitJobData>[] = [];
 
   constructor(
     private readonly store: SagaStore,
@@ -53,25 +56,47 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly eventLog: SagaEventLog,
     private readonly cancellations: CancellationBus,
     private readonly versions: SagaVersionGate,
+    private readonly queues: LimitedQueues,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
     @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
 
-  onApplicationBootstrap(): void {
+  async onApplicationBootstrap(): Promise<void> {
     if (this.options.role === 'api') return;
-    this.worker = new Worker<UnitJobData>(SAGA_QUEUE, (job, token) => this.process(job, token), {
-      connection: { url: this.options.redisUrl },
-      prefix: this.options.queuePrefix,
-      concurrency: this.options.concurrency,
+    // Before its workers take anything, or a fresh Redis lets them run more than the concurrency.
+    await within(this.queues.applyLimits(), 2000, 'setting the concurrency of limited handlers').catch(
+      (error: Error) => this.logger.warn(`${error.message}: left to the reconciler`),
+    );
+    this.workers = [
+      this.startWorker(SAGA_QUEUE, { concurrency: this.options.concurrency }),
+      // Each limited handler's queue has a worker of its own in every process, so that its units
+      // wait on its limit without holding any of the shared queue's concurrency.
+      ...this.queues.all().map(({ name, limits }) =>
+        this.startWorker(name, {
+          concurrency: Math.min(limits.concurrency ?? Infinity, this.options.concurrency),
+          ...(limits.rateLimit ? { limiter: evenRateLimiter(limits.rateLimit) } : {}),
+        }),
+      ),
+    ];
+  }
+
+  private startWorker(
+    queue: string,
+    options: Pick<WorkerOptions, 'concurrency' | 'limiter'>,
+  ): Worker<UnitJobData> {
+    const worker = new Worker<UnitJobData>(queue, (job, token) => this.process(job, token), {
+      ...bullConnection(this.options),
+      ...options,
       lockDuration: this.options.lockDurationMs,
       // A killed worker's jobs are found by the others' stalled checks, so check as often as locks expire.
       stalledInterval: this.options.lockDurationMs,
       maxStalledCount: 5,
     });
-    this.worker.on('error', (error) => this.logger.warn(`BullMQ worker: ${error.message}`));
-    this.worker.on('failed', (job, error) =>
+    worker.on('error', (error) => this.logger.warn(`BullMQ worker: ${error.message}`));
+    worker.on('failed', (job, error) =>
       this.logger.warn(`unit ${job?.id} not processed, BullMQ will retry it: ${error.message}`),
     );
+    return worker;
   }
 
   /**
@@ -79,13 +104,13 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
    * releases them; and lets the units their transitions scheduled reach Redis.
    */
   async beforeApplicationShutdown(): Promise<void> {
-    if (!this.worker) return;
-    await this.closeWorker();
+    if (this.workers.length === 0) return;
+    await this.closeWorkers();
     await this.dispatcher.drain();
   }
 
-  private async closeWorker(): Promise<void> {
-    const closing = this.worker!.close();
+  private async closeWorkers(): Promise<void> {
+    const closing = Promise.all(this.workers.map((worker) => worker.close()));
     try {
       await within(closing, this.options.shutdownGraceMs, 'finishing in-flight attempts');
     } catch {
@@ -95,7 +120,11 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
       this.invoker.expireAll(new WorkerShutdownError());
       // Force-closing leaves the jobs' locks to expire, so other workers take them over.
       await within(closing, 5000, 'recording aborted attempts').catch(() =>
-        within(this.worker!.close(true), 5000, 'force-closing the worker').catch(() => undefined),
+        within(
+          Promise.all(this.workers.map((worker) => worker.close(true))),
+          5000,
+          'force-closing the workers',
+        ).catch(() => undefined),
       );
     }
   }
@@ -105,6 +134,10 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     if (job.data.unit === undefined) return;
     // A unit of a saga version this process lacks is left to a process that has it (DelayedError).
     if (!(await this.versions.admit(job, token))) return;
+    // A limited handler's unit found on the shared queue (enqueued by a process that lacks its saga's
+    // version, or before its handler was limited) moves to its handler's queue, to wait on the limit.
+    const limited = job.queueName === SAGA_QUEUE ? this.queues.limitedQueueOf(job.data) : undefined;
+    if (limited) return this.dispatcher.requeue(limited.queue, job);
     const saga = await this.unitToRun(job);
     // Already recorded (a duplicate or stale delivery): acknowledge without calling the handler.
     if (!saga) return;

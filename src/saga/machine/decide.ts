@@ -364,8 +364,9 @@ class NextTransition {
   }
 
   /**
-   * A unit due at once is claimed by the commit that schedules it (see UnitChange.start). The
-   * compensation of a child step runs no handler: it asks the child saga to compensate, and waits.
+   * A unit due at once is claimed by the commit that schedules it (see UnitChange.start), unless its
+   * handler is limited. The compensation of a child step runs no handler: it asks the child saga to
+   * compensate, and waits.
    */
   private startAttempt(unit: UnitSnapshot): void {
     const step = this.stepOf(unit);
@@ -383,6 +384,10 @@ class NextTransition {
       this.stopChildren.push(child.id);
       return;
     }
+    const handler = unit.kind === UnitKind.Step ? step : step.compensation!;
+    // A limited handler's attempt starts when its limit lets a worker claim it, not with this commit:
+    // until then it is pending, and neither its start nor its running time counts against the limit.
+    if (handler.limits) return this.change(unit, { status: UnitStatus.Pending, dueInMs: 0 });
     const type = unit.kind === UnitKind.Step ? SagaEventType.StepStarted : SagaEventType.CompensationStarted;
     this.event(type, step, unit.attempts + 1);
     this.change(unit, { status: UnitStatus.Running, dueInMs: 0, start: true });

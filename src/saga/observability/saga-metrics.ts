@@ -1,9 +1,7 @@
-import { InjectQueue } from '@nestjs/bullmq';
 import { Injectable } from '@nestjs/common';
-import type { Queue } from 'bullmq';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import { SagaRegistry } from '../definition/saga-registry.js';
-import { SAGA_QUEUE } from '../execution/saga-queue.js';
+import { LimitedQueues } from '../execution/limited-queues.js';
 import type { SagaSnapshot, UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Outcome, Transition } from '../machine/transition.js';
 import { SagaStatus, TERMINAL_SAGA_STATUSES } from '../saga-status.js';
@@ -55,7 +53,7 @@ export class SagaMetrics {
     registers: [this.registry],
   });
 
-  constructor(queries: SagaQueries, @InjectQueue(SAGA_QUEUE) queue: Queue, registry: SagaRegistry) {
+  constructor(queries: SagaQueries, queues: LimitedQueues, registry: SagaRegistry) {
     // Both gauges below read one query per scrape: prom-client collects every metric at once.
     let scrape: ReturnType<SagaQueries['activeByVersion']> | undefined;
     const activeByVersion = () =>
@@ -113,12 +111,32 @@ export class SagaMetrics {
     });
     new Gauge({
       name: 'saga_queue_jobs',
-      help: 'Jobs in the BullMQ queue, by state',
-      labelNames: ['state'],
+      help: "Jobs in the BullMQ queues (the shared one, and each limited handler's), by queue and state",
+      labelNames: ['queue', 'state'],
       registers: [this.registry],
       async collect() {
-        const counts = await queue.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed');
-        for (const [state, count] of Object.entries(counts)) this.set({ state }, count);
+        const all = queues.every();
+        const counts = await Promise.all(
+          all.map((q) => q.getJobCounts('waiting', 'active', 'delayed', 'prioritized', 'failed')),
+        );
+        all.forEach((q, i) => {
+          for (const [state, count] of Object.entries(counts[i])) this.set({ queue: q.name, state }, count);
+        });
+      },
+    });
+    new Gauge({
+      name: 'saga_units_waiting_on_limit',
+      help:
+        'Units of a handler with a concurrency or rate limit that are due and wait for the limit to let ' +
+        'them start (a retry waiting out its backoff is not counted), by saga, step and phase',
+      labelNames: ['saga', 'step', 'phase'],
+      registers: [this.registry],
+      async collect() {
+        const limited = queues.all();
+        const counts = await Promise.all(limited.map((q) => q.queue.getJobCounts('waiting', 'prioritized')));
+        limited.forEach(({ saga, step, phase }, i) =>
+          this.set({ saga, step, phase }, counts[i].waiting + counts[i].prioritized),
+        );
       },
     });
   }

@@ -1,6 +1,6 @@
-import type { Queue } from 'bullmq';
+import type { LimitedQueues } from '../execution/limited-queues.js';
 import { RECONCILE_GRACE_MS, type SagaReconciler } from '../execution/saga-reconciler.js';
-import { unitJobId, type UnitJobData } from '../execution/saga-queue.js';
+import { unitJobId } from '../execution/saga-queue.js';
 import { UnitKind, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { UnitBoundary, UnitBoundaryHook } from '../execution/unit-boundary-hook.js';
 import type { ArmedCrash, CrashPoint, SagaUnit } from './crash-point.js';
@@ -17,7 +17,7 @@ interface Crash extends ArmedCrash {
 
 /** What recovery needs of the running engine, known once the application has started. */
 export interface CrashRecoveryTools {
-  queue: Queue<UnitJobData>;
+  queues: LimitedQueues;
   clock: SagaClock;
   reconciler: SagaReconciler;
   tree: SagaTree;
@@ -110,7 +110,7 @@ export class CrashInjector implements UnitBoundaryHook {
   /** Promotes the crashed job from BullMQ's retry backoff until it has been processed again. */
   private async redeliver(jobId: string): Promise<void> {
     await this.poll(async () => {
-      const job = await this.tools!.queue.getJob(jobId);
+      const job = await this.tools!.queues.findJob(jobId);
       // Gone: processed again, and removed on completion.
       if (!job) return true;
       if (await job.isDelayed()) await job.promote().catch(() => undefined);
@@ -120,12 +120,12 @@ export class CrashInjector implements UnitBoundaryHook {
 
   /** Runs the reconciler while units of the saga's family are due and missing from Redis, until none is. */
   private async reconcileLost(sagaId: string): Promise<void> {
-    const { queue, clock, reconciler, tree } = this.tools!;
+    const { queues, clock, reconciler, tree } = this.tools!;
     const [top] = await tree.lineage(sagaId);
     const family = await tree.ids(top?.sagaId ?? sagaId);
     await this.poll(async () => {
       const due = (await Promise.all(family.map((id) => clock.scheduled(id, true)))).flat();
-      const states = await Promise.all(due.map((u) => queue.getJobState(unitJobId(u.sagaId, u.unit, u.seq))));
+      const states = await Promise.all(due.map((u) => queues.jobState(unitJobId(u.sagaId, u.unit, u.seq))));
       const lost = due.filter((_, i) => states[i] === 'unknown');
       if (lost.length === 0) return true;
       // A unit due this recently may still be on its way to Redis, so the reconciler leaves it

@@ -1,6 +1,7 @@
-import type { Job, Queue } from 'bullmq';
+import type { Job } from 'bullmq';
 import { and, eq, inArray, lte, ne, sql, type SQL } from 'drizzle-orm';
 import { RECONCILE_GRACE_MS } from '../execution/saga-reconciler.js';
+import type { LimitedQueues } from '../execution/limited-queues.js';
 import type { SagaDispatcher } from '../execution/saga-dispatcher.js';
 import { unitJobId, type UnitJobData } from '../execution/saga-queue.js';
 import { ACTIVE_SAGA_STATUSES } from '../saga-status.js';
@@ -50,7 +51,7 @@ export interface ClockStep {
 export class SagaClock {
   constructor(
     private readonly database: SagaDatabase,
-    private readonly queue: Queue<UnitJobData>,
+    private readonly queues: LimitedQueues,
     private readonly dispatcher: SagaDispatcher,
   ) {}
 
@@ -148,7 +149,7 @@ export class SagaClock {
       FROM tree JOIN sagas s ON s.id = tree.id JOIN saga_units u ON u.saga_id = s.id
       WHERE s.status IN ${db(ACTIVE)} AND u.due_at <= now()`;
     for (const unit of due) {
-      const job = await this.queue.getJob(unitJobId(unit.sagaId, unit.unit, unit.seq));
+      const job = await this.queues.findJob(unitJobId(unit.sagaId, unit.unit, unit.seq));
       if (!job) await this.backdate(unit, RECONCILE_GRACE_MS);
       else if (await job.isDelayed()) await job.promote().catch(() => undefined);
     }
@@ -196,7 +197,7 @@ export class SagaClock {
 
   /** Changes the unit's job if it waits delayed; a job missing from Redis is the reconciler's to enqueue. */
   private async reschedule(unit: UnitRef, change: (job: Job<UnitJobData>) => Promise<void>): Promise<void> {
-    const job = await this.queue.getJob(unitJobId(unit.sagaId, unit.unit, unit.seq));
+    const job = await this.queues.findJob(unitJobId(unit.sagaId, unit.unit, unit.seq));
     if (!job || !(await job.isDelayed())) return;
     // It may have left the delayed set since: then it runs already, which is what was wanted.
     await change(job).catch(() => undefined);

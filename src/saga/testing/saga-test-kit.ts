@@ -1,4 +1,3 @@
-import { getQueueToken } from '@nestjs/bullmq';
 import {
   Module,
   type DynamicModule,
@@ -9,10 +8,9 @@ import {
   type Type,
 } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
-import type { Queue } from 'bullmq';
 import postgres from 'postgres';
 import { SagaDispatcher } from '../execution/saga-dispatcher.js';
-import { SAGA_QUEUE, type UnitJobData } from '../execution/saga-queue.js';
+import { LimitedQueues } from '../execution/limited-queues.js';
 import { SagaReconciler } from '../execution/saga-reconciler.js';
 import { SagaService, type SignalReceipt } from '../execution/saga.service.js';
 import { UNIT_BOUNDARY_HOOK } from '../execution/unit-boundary-hook.js';
@@ -133,11 +131,11 @@ export class SagaTestKit {
     this.sql = postgres(environment.databaseUrl, { max: 2, onnotice: () => undefined });
     this.service = this.get(SagaService);
     this.queries = this.get(SagaQueries);
-    const queue = this.get<Queue<UnitJobData>>(getQueueToken(SAGA_QUEUE));
+    const queues = this.get(LimitedQueues);
     const database = this.get(SagaDatabase);
     this.tree = new SagaTree(database);
-    this.clock = new SagaClock(database, queue, this.get(SagaDispatcher));
-    crashes.attach({ queue, clock: this.clock, reconciler: this.get(SagaReconciler), tree: this.tree });
+    this.clock = new SagaClock(database, queues, this.get(SagaDispatcher));
+    crashes.attach({ queues, clock: this.clock, reconciler: this.get(SagaReconciler), tree: this.tree });
   }
 
   /**
