@@ -27,6 +27,7 @@ import {
 import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
+import { UnitProgressStore } from './store/unit-progress.store.js';
 
 export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest injects factory arguments by token
@@ -81,6 +82,7 @@ export class SagaModule {
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
+        UnitProgressStore,
         SagaQueries,
         SagaMetadataAccessor,
         SagaRegistry,

@@ -47,6 +47,9 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"');
 
+/** One year, the longest a start may be scheduled ahead too. */
+const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+
 const stepSchema = handlerSchema
   .extend({
     compensateOnFailure: z.boolean().optional(),
@@ -65,8 +68,10 @@ const stepSchema = handlerSchema
       })
       .optional(),
     child: name.optional(),
+    delayMs: z.int().min(0).max(MAX_DELAY_MS).optional(),
   })
   .refine((o) => !(o.signal && o.child), 'a step waits for a signal or runs a child saga, not both')
+  .refine((o) => !(o.signal && o.delayMs), 'a wait step cannot have a delayMs: it waits for its signal')
   .refine(
     (o) => !(o.child && o.compensateOnFailure),
     'a child step cannot compensate its own failure: a child saga that fails has compensated itself',
@@ -112,6 +117,7 @@ export function buildSagaDefinition(
     stage: stages[index],
     compensateOnFailure: stepOptions.compensateOnFailure ?? false,
     ...kindOf(stepOptions),
+    ...(stepOptions.delayMs ? { delayMs: stepOptions.delayMs } : {}),
   }));
   if (steps.length === 0) throw new SagaDefinitionError(className, 'it declares no @Step method');
   const signals = steps.filter((s) => s.signal).map((s) => s.signal!.name);

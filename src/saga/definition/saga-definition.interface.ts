@@ -34,6 +34,8 @@ export interface StepDefinition extends HandlerDefinition {
   signal?: SignalDefinition;
   /** For a child step: the name of the saga it starts. */
   child?: string;
+  /** How long after its stage is reached (the saga starts, or the previous stage completes) it is due. */
+  delayMs?: number;
 }
 
 export interface SagaDefinition {

@@ -73,6 +73,13 @@ export interface StepOptions extends HandlerOptions {
    * `compensated` or `failed`. Compensating the step compensates the child saga. @defaultValue not a child step
    */
   child?: string;
+  /**
+   * A durable sleep before the step: it becomes due this long after the previous step (or parallel
+   * group) completed, or after the saga started for a first step. The due time is kept in Postgres
+   * and shown as the step's `dueAt`; no worker is held meanwhile. Not for a wait step (its signal
+   * is what it waits for). At most one year. @defaultValue 0: due at once
+   */
+  delayMs?: number;
 }
 
 export type CompensateOptions = HandlerOptions;
