@@ -5,6 +5,7 @@ import { HealthController } from './api/health.controller.js';
 import { MetricsController } from './api/metrics.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
+import { SchedulesController } from './api/schedules.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
 import { SagaMetadataAccessor } from './definition/saga-metadata.accessor.js';
 import { SagaRegistry } from './definition/saga-registry.js';
@@ -27,6 +28,9 @@ import {
 import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
+import { SagaScheduler } from './schedules/saga-scheduler.js';
+import { ScheduleMetrics } from './schedules/schedule-metrics.js';
+import { ScheduleStore } from './schedules/schedule.store.js';
 import { UnitProgressStore } from './store/unit-progress.store.js';
 
 export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
@@ -78,7 +82,7 @@ export class SagaModule {
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
-      controllers: [SagasController, HealthController, MetricsController],
+      controllers: [SagasController, SchedulesController, HealthController, MetricsController],
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
@@ -96,6 +100,9 @@ export class SagaModule {
         CancellationBus,
         SagaMetrics,
         SagaEventLog,
+        ScheduleStore,
+        SagaScheduler,
+        ScheduleMetrics,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],
       exports: [SagaService, SagaQueries, SagaRegistry],

@@ -338,7 +338,10 @@ describe('a step with a delay', () => {
     sim.finish(s(0), ok());
     sim.claim(s(1));
     const t = sim.finish(s(1), fail(retryable));
-    assert.equal(t.units.find((u) => u.key === s(1))!.dueInMs, backoffDelay(retry.backoff, 1, () => 0));
+    assert.equal(
+      t.units.find((u) => u.key === s(1))!.dueInMs,
+      backoffDelay(retry.backoff, 1, () => 0),
+    );
   });
 
   it('each delayed step of a parallel group is due on its own delay; the others start at once', () => {

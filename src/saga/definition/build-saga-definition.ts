@@ -3,6 +3,7 @@ import { SagaDefinitionError } from '../errors/saga-definition.error.js';
 import type { CompensateMetadata } from '../decorators/compensate.decorator.js';
 import type { HandlerDefinition, SagaDefinition, StepDefinition } from './saga-definition.interface.js';
 import type { HandlerOptions, SagaOptions, StepOptions } from './saga-options.interface.js';
+import { buildSchedules } from './build-schedules.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 export interface HandlerDefaults {
@@ -160,6 +161,7 @@ export function buildSagaDefinition(
     className,
     instance,
     steps,
+    schedules: buildSchedules(className, options.input, options.schedules),
   };
 }
 

@@ -1,4 +1,5 @@
 import type { ZodType } from 'zod';
+import type { CronSchedule } from '../schedules/cron-schedule.js';
 import type { RetryPolicy } from './retry-policy.js';
 
 /** A step or compensation method, with its options resolved against the module defaults. */
@@ -50,4 +51,13 @@ export interface SagaDefinition {
   className: string;
   instance: object;
   steps: StepDefinition[];
+  /** Its cron schedules, validated (the input parsed by the schema too). */
+  schedules: ScheduleDefinition[];
+}
+
+export interface ScheduleDefinition {
+  id: string;
+  cron: CronSchedule;
+  /** As declared: each fire starts a saga with it, validated again then. */
+  input: unknown;
 }

@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import type { z, ZodType } from 'zod';
 import type { RetryOptions } from './retry-policy.js';
 
 export interface SagaOptions<Input extends ZodType = ZodType> {
@@ -18,6 +18,23 @@ export interface SagaOptions<Input extends ZodType = ZodType> {
    * (`?deadlineMs=`). @defaultValue no deadline
    */
   deadlineMs?: number;
+  /**
+   * Starts a saga of this name at each fire time of each schedule, with the schedule's input, on
+   * the worker processes (once per fire time, whatever the number of workers). @defaultValue none
+   */
+  schedules?: ScheduleOptions<z.input<Input>>[];
+}
+
+/** A cron schedule that starts sagas. */
+export interface ScheduleOptions<Input = unknown> {
+  /** Unique among the schedules of every saga of the application; it names the schedule in `GET /schedules`. */
+  id: string;
+  /** 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first. */
+  cron: string;
+  /** IANA time zone the fields are read in. @defaultValue 'UTC' */
+  timezone?: string;
+  /** The input of each saga it starts; checked against the saga's schema at boot. */
+  input: Input;
 }
 
 export interface HandlerOptions {

@@ -145,16 +145,16 @@ export function sagaTables(schema: PgSchema) {
     ],
   );
   /**
-   * The cron schedules of the sagas in code, one row each, written at boot from the code and
-   * advanced by the worker that fires them: `next_fire_at` is the one due time (a fire time missed
-   * while no worker ran is still due when one starts again).
+   * The state of the cron schedules declared in code, one row each, written at boot and advanced by
+   * the worker that fires them: `next_fire_at` is the one due time (a fire time missed while no
+   * worker ran is still due when one starts again); `cron` and `timezone` are those it was computed
+   * from, so that a changed schedule starts afresh.
    */
   const sagaSchedules = schema.table('saga_schedules', {
     id: text('id').primaryKey(),
     saga: text('saga').notNull(),
     cron: text('cron').notNull(),
     timezone: text('timezone').notNull(),
-    input: jsonb('input').notNull(),
     nextFireAt: timestamptz('next_fire_at').notNull(),
     lastFireAt: timestamptz('last_fire_at'),
     lastSagaId: uuid('last_saga_id'),

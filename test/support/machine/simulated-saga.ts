@@ -73,6 +73,7 @@ export function definition(specs: StepSpec[], options: { deadlineMs?: number } =
     className: 'TestSaga',
     instance: {},
     steps,
+    schedules: [],
     ...options,
   };
 }

@@ -1,0 +1,126 @@
+import {
+  Inject,
+  Injectable,
+  Logger,
+  type BeforeApplicationShutdown,
+  type OnApplicationBootstrap,
+} from '@nestjs/common';
+import type { ScheduleDefinition } from '../definition/saga-definition.interface.js';
+import { SagaRegistry } from '../definition/saga-registry.js';
+import { InvalidInputError } from '../errors/invalid-input.error.js';
+import { SagaConflictError } from '../errors/saga-conflict.error.js';
+import { SagaService } from '../execution/saga.service.js';
+import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
+import { ScheduleStore, type ScheduleRow } from './schedule.store.js';
+
+/** The longest the scheduler sleeps without looking: another process may have changed a schedule. */
+const MAX_SLEEP_MS = 5000;
+/** How long it waits after Postgres failed it, before it looks again. */
+const RETRY_MS = 1000;
+
+/** The idempotency key of a fire: one saga per schedule and fire time, whoever starts it and however often. */
+export function fireKey(scheduleId: string, fireAt: Date): string {
+  return `schedule:${scheduleId}:${fireAt.toISOString()}`;
+}
+
+/**
+ * Fires the cron schedules declared in code. At boot (any role) it writes them to Postgres; on
+ * worker processes it then sleeps until the first is due, and fires what is due in a transaction
+ * that holds the schedules' rows (`FOR UPDATE SKIP LOCKED`), so one worker fires each. A fire
+ * starts the saga with an idempotency key made of the schedule and the fire time, so a fire
+ * retried after a crash starts nothing new. Fires missed while no worker ran start once, for the
+ * latest missed time. A process whose code lacks a schedule neither fires nor lists it.
+ */
+@Injectable()
+export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private readonly logger = new Logger('SagaScheduler');
+  /** Read at bootstrap, once the explorer has registered every saga. */
+  private schedules = new Map<string, { saga: string; schedule: ScheduleDefinition }>();
+  private timer?: NodeJS.Timeout;
+  private tick?: Promise<void>;
+  private stopped = false;
+
+  constructor(
+    private readonly registry: SagaRegistry,
+    private readonly store: ScheduleStore,
+    private readonly sagas: SagaService,
+    @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
+  ) {}
+
+  async onApplicationBootstrap(): Promise<void> {
+    this.schedules = new Map(this.registry.schedules().map((s) => [s.schedule.id, s]));
+    const sagas = [...new Set(this.registry.all().map((d) => d.name))];
+    if (sagas.length === 0) return;
+    const now = new Date();
+    await this.store.sync(
+      sagas,
+      [...this.schedules.values()].map(({ saga, schedule }) => ({
+        id: schedule.id,
+        saga,
+        cron: schedule.cron.expression,
+        timezone: schedule.cron.timezone,
+        nextFireAt: schedule.cron.nextAfter(now)!,
+      })),
+    );
+    if (this.options.role !== 'api' && this.schedules.size > 0) this.schedule(0);
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    await this.tick;
+  }
+
+  /** The ids of the schedules this process declares, for `GET /schedules` and `/metrics`. */
+  ids(): string[] {
+    return [...this.schedules.keys()];
+  }
+
+  /** Fires what is due now; returns how long to sleep before looking again. */
+  async fireDue(): Promise<number> {
+    const ids = this.ids();
+    const untilDue = await this.store.msUntilDue(ids);
+    if (untilDue === undefined || untilDue > 0) return Math.min(untilDue ?? MAX_SLEEP_MS, MAX_SLEEP_MS);
+    await this.store.fireDue(ids, (row, now) => this.fire(row, now));
+    return 0;
+  }
+
+  private async fire(
+    row: ScheduleRow,
+    now: Date,
+  ): Promise<{ fireAt: Date; nextFireAt: Date; sagaId: string | null }> {
+    const { saga, schedule } = this.schedules.get(row.id)!;
+    // The row's due time, or a later one missed meanwhile: only the latest missed fire starts.
+    const latest = schedule.cron.latestAtOrBefore(now);
+    const fireAt = latest && latest > row.nextFireAt ? latest : row.nextFireAt;
+    const nextFireAt = schedule.cron.nextAfter(now > fireAt ? now : fireAt)!;
+    try {
+      const started = await this.sagas.start(saga, schedule.input, {
+        idempotencyKey: fireKey(row.id, fireAt),
+      });
+      if (started.created)
+        this.logger.log(`schedule ${row.id} fired for ${fireAt.toISOString()}: saga ${started.id}`);
+      return { fireAt, nextFireAt, sagaId: started.id };
+    } catch (error) {
+      // Nothing a retry would change (the saga's schema changed under a deployed schedule): that
+      // fire is given up, loudly, and the schedule goes on. Anything else (Postgres) leaves it due.
+      if (!(error instanceof InvalidInputError || error instanceof SagaConflictError)) throw error;
+      this.logger.error(
+        `schedule ${row.id} could not start saga "${saga}" for ${fireAt.toISOString()}: ${error.message}`,
+      );
+      return { fireAt, nextFireAt, sagaId: null };
+    }
+  }
+
+  private schedule(delayMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => {
+      this.tick = this.fireDue()
+        .catch((error: Error) => {
+          this.logger.warn(`firing schedules failed, will retry: ${error.message}`);
+          return RETRY_MS;
+        })
+        .then((sleepMs) => this.schedule(sleepMs));
+    }, delayMs);
+  }
+}
