@@ -6,6 +6,7 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { SAGA_MODULES } from '../../src/app.module.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { serve } from '../../src/serve.js';
+import { ScheduledSagasModule } from './fixtures/scheduled.saga.js';
 import { ScriptedSagaModule } from './fixtures/scripted.saga.js';
 import { VersionedSagaV1Module } from './fixtures/versioned-v1.saga.js';
 import { VersionedSagaModule } from './fixtures/versioned.saga.js';
@@ -13,6 +14,7 @@ import { VersionedSagaModule } from './fixtures/versioned.saga.js';
 const SAGA_MODULES_BY_NAME: Record<string, readonly (Type | DynamicModule)[]> = {
   app: SAGA_MODULES,
   scripted: [ScriptedSagaModule],
+  scheduled: [ScheduledSagasModule],
   'versioned-v1': [VersionedSagaV1Module],
   versioned: [VersionedSagaModule],
 };
