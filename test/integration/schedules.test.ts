@@ -55,7 +55,11 @@ describe('cron schedules across worker processes', () => {
 
   function assertEverySecond(times: number[], what: string): void {
     for (let i = 1; i < times.length; i++) {
-      assert.equal(times[i] - times[i - 1], 1000, `${what}: ${new Date(times[i - 1]).toISOString()} → ${new Date(times[i]).toISOString()}`);
+      assert.equal(
+        times[i] - times[i - 1],
+        1000,
+        `${what}: ${new Date(times[i - 1]).toISOString()} → ${new Date(times[i]).toISOString()}`,
+      );
     }
   }
 
@@ -72,10 +76,15 @@ describe('cron schedules across worker processes', () => {
       const live = await fires();
       assert.ok(live.length >= 5, `${live.length} fires in 6 s`);
       assert.ok(live.every((f) => f.key === fireKey('every-second', new Date(f.fireAt))));
-      assertEverySecond(live.map((f) => f.fireAt), 'while a worker ran');
+      assertEverySecond(
+        live.map((f) => f.fireAt),
+        'while a worker ran',
+      );
 
       // Every worker stopped for ~3.5 s, then one starts again.
-      await Promise.all(processes.filter((p) => p.role === 'worker' && p.running).map((p) => p.stop('SIGTERM')));
+      await Promise.all(
+        processes.filter((p) => p.role === 'worker' && p.running).map((p) => p.stop('SIGTERM')),
+      );
       const lastBefore = (await fires()).at(-1)!.fireAt;
       await sleep(3500);
       const restartAt = Date.now();
@@ -86,9 +95,18 @@ describe('cron schedules across worker processes', () => {
       });
       const [catchUp, ...next] = after.filter((f) => f.fireAt > lastBefore);
       // One fire for the seconds missed: the latest at the restart, none of the earlier ones.
-      assert.ok(catchUp.fireAt - lastBefore >= 3000, `caught up ${new Date(catchUp.fireAt).toISOString()} after ${new Date(lastBefore).toISOString()}`);
-      assert.ok(catchUp.fireAt >= restartAt - 1000, `caught up for ${new Date(catchUp.fireAt).toISOString()}, restarted at ${new Date(restartAt).toISOString()}`);
-      assertEverySecond([catchUp, ...next].map((f) => f.fireAt), 'after the restart');
+      assert.ok(
+        catchUp.fireAt - lastBefore >= 3000,
+        `caught up ${new Date(catchUp.fireAt).toISOString()} after ${new Date(lastBefore).toISOString()}`,
+      );
+      assert.ok(
+        catchUp.fireAt >= restartAt - 1000,
+        `caught up for ${new Date(catchUp.fireAt).toISOString()}, restarted at ${new Date(restartAt).toISOString()}`,
+      );
+      assertEverySecond(
+        [catchUp, ...next].map((f) => f.fireAt),
+        'after the restart',
+      );
 
       // Each fire started an ordinary saga, which completes (the wiped jobs were re-driven).
       await waitFor(async () => ((await fires()).every((f) => f.status === 'completed') ? true : undefined), {
@@ -101,7 +119,13 @@ describe('cron schedules across worker processes', () => {
       assert.deepEqual(Object.keys(listed.body), ['items']);
       assert.deepEqual(
         { ...monday, nextFireAt: undefined },
-        { id: 'monday-morning', saga: 'ticker', cron: '0 9 * * 1', timezone: 'Europe/Paris', nextFireAt: undefined },
+        {
+          id: 'monday-morning',
+          saga: 'ticker',
+          cron: '0 9 * * 1',
+          timezone: 'Europe/Paris',
+          nextFireAt: undefined,
+        },
       );
       const mondayNext = new Date(monday.nextFireAt);
       assert.equal(mondayNext.getUTCDay(), 1);
@@ -115,9 +139,15 @@ describe('cron schedules across worker processes', () => {
 
       const metrics = await api.http.get('/metrics');
       const all = await fires();
-      assert.match(metrics.text, /saga_schedule_last_fire_timestamp_seconds\{schedule="every-second",saga="ticker"\} \d+/);
+      assert.match(
+        metrics.text,
+        /saga_schedule_last_fire_timestamp_seconds\{schedule="every-second",saga="ticker"\} \d+/,
+      );
       const counted = /saga_schedule_fires\{schedule="every-second",saga="ticker"\} (\d+)/.exec(metrics.text);
-      assert.ok(counted && Number(counted[1]) >= all.length - 1 && Number(counted[1]) <= all.length, metrics.text);
+      assert.ok(
+        counted && Number(counted[1]) >= all.length - 1 && Number(counted[1]) <= all.length,
+        metrics.text,
+      );
     } catch (error) {
       for (const p of processes) console.error(p.describe());
       throw error;
