@@ -24,8 +24,9 @@ export function fireKey(scheduleId: string, fireAt: Date): string {
 }
 
 /**
- * Fires the cron schedules declared in code. At boot (any role) it writes them to Postgres; on
- * worker processes it then sleeps until the first is due, and fires what is due in a transaction
+ * Fires the cron schedules declared in code. At boot (any role) it writes them to Postgres (see
+ * ScheduleStore.sync: a schedule removed from the code is deleted there); on worker processes it
+ * then sleeps until the first is due, and fires what is due in a transaction
  * that holds the schedules' rows (`FOR UPDATE SKIP LOCKED`), so one worker fires each. A fire
  * starts the saga with an idempotency key made of the schedule and the fire time, so a fire
  * retried after a crash starts nothing new. Fires missed while no worker ran start once, for the
@@ -39,6 +40,7 @@ export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationS
   private timer?: NodeJS.Timeout;
   private tick?: Promise<void>;
   private stopped = false;
+  private synced = false;
 
   constructor(
     private readonly registry: SagaRegistry,
@@ -47,22 +49,9 @@ export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationS
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     this.schedules = new Map(this.registry.schedules().map((s) => [s.schedule.id, s]));
-    const sagas = [...new Set(this.registry.all().map((d) => d.name))];
-    if (sagas.length === 0) return;
-    const now = new Date();
-    await this.store.sync(
-      sagas,
-      [...this.schedules.values()].map(({ saga, schedule }) => ({
-        id: schedule.id,
-        saga,
-        cron: schedule.cron.expression,
-        timezone: schedule.cron.timezone,
-        nextFireAt: schedule.cron.nextAfter(now)!,
-      })),
-    );
-    if (this.options.role !== 'api' && this.schedules.size > 0) this.schedule(0);
+    if (this.registry.all().length > 0) this.schedule(0);
   }
 
   async beforeApplicationShutdown(): Promise<void> {
@@ -76,13 +65,36 @@ export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationS
     return [...this.schedules.keys()];
   }
 
-  /** Fires what is due now; returns how long to sleep before looking again. */
-  async fireDue(): Promise<number> {
+  /**
+   * Writes the code's schedules to Postgres (until that succeeds, in a process that boots while
+   * Postgres is down), then, on a worker with schedules, fires what is due now. Returns how long to
+   * sleep before looking again; undefined: nothing more to do in this process.
+   */
+  async fireDue(): Promise<number | undefined> {
+    if (!this.synced) {
+      await this.sync();
+      this.synced = true;
+    }
+    if (this.options.role === 'api' || this.schedules.size === 0) return undefined;
     const ids = this.ids();
     const untilDue = await this.store.msUntilDue(ids);
     if (untilDue === undefined || untilDue > 0) return Math.min(untilDue ?? MAX_SLEEP_MS, MAX_SLEEP_MS);
     await this.store.fireDue(ids, (row, now) => this.fire(row, now));
     return 0;
+  }
+
+  private async sync(): Promise<void> {
+    const now = new Date();
+    await this.store.sync(
+      [...new Set(this.registry.all().map((d) => d.name))],
+      [...this.schedules.values()].map(({ saga, schedule }) => ({
+        id: schedule.id,
+        saga,
+        cron: schedule.cron.expression,
+        timezone: schedule.cron.timezone,
+        nextFireAt: schedule.cron.nextAfter(now)!,
+      })),
+    );
   }
 
   private async fire(
@@ -112,12 +124,12 @@ export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationS
     }
   }
 
-  private schedule(delayMs: number): void {
-    if (this.stopped) return;
+  private schedule(delayMs: number | undefined): void {
+    if (this.stopped || delayMs === undefined) return;
     this.timer = setTimeout(() => {
       this.tick = this.fireDue()
         .catch((error: Error) => {
-          this.logger.warn(`firing schedules failed, will retry: ${error.message}`);
+          this.logger.warn(`schedules: ${error.message}; will retry`);
           return RETRY_MS;
         })
         .then((sleepMs) => this.schedule(sleepMs));
