@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
+import { MISSED_AFTER_MS } from '../../src/saga/schedules/fire-time.js';
 import { fireKey } from '../../src/saga/schedules/saga-scheduler.js';
 import { AppProcess, killAll } from '../support/app-process.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-app.js';
@@ -81,12 +82,12 @@ describe('cron schedules across worker processes', () => {
         'while a worker ran',
       );
 
-      // Every worker stopped for ~3.5 s, then one starts again.
+      // Every worker stopped for longer than a late worker could be, then one starts again.
       await Promise.all(
         processes.filter((p) => p.role === 'worker' && p.running).map((p) => p.stop('SIGTERM')),
       );
       const lastBefore = (await fires()).at(-1)!.fireAt;
-      await sleep(3500);
+      await sleep(MISSED_AFTER_MS + 3000);
       const restartAt = Date.now();
       await start('worker');
       const after = await waitFor(async () => {
@@ -96,7 +97,7 @@ describe('cron schedules across worker processes', () => {
       const [catchUp, ...next] = after.filter((f) => f.fireAt > lastBefore);
       // One fire for the seconds missed: the latest at the restart, none of the earlier ones.
       assert.ok(
-        catchUp.fireAt - lastBefore >= 3000,
+        catchUp.fireAt - lastBefore >= MISSED_AFTER_MS + 2000,
         `caught up ${new Date(catchUp.fireAt).toISOString()} after ${new Date(lastBefore).toISOString()}`,
       );
       assert.ok(

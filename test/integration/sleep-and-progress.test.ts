@@ -85,6 +85,18 @@ describe('durable sleeps and progress', () => {
     assert.equal(unit.seq, 1);
   });
 
+  it("a compensation's progress shows as its step's compensation.progress", async () => {
+    const done = await waitForSaga(t.http, await start('undo-progress', {}));
+    assert.equal(done.status, 'compensated');
+    const reserve = step(done, 'reserve');
+    assert.equal(reserve.progress, undefined);
+    assert.deepEqual(reserve.compensation, {
+      ...reserve.compensation,
+      status: 'completed',
+      progress: { released: 2, of: 2 },
+    });
+  });
+
   it('a bad progress value throws InvalidProgressError to the handler and is not kept', async () => {
     const id = await start('progressing', { workMs: 0 });
     const done = await waitForSaga(t.http, id);

@@ -11,10 +11,13 @@ import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { SagaConflictError } from '../errors/saga-conflict.error.js';
 import { SagaService } from '../execution/saga.service.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
+import { nextFire } from './fire-time.js';
 import { ScheduleStore, type ScheduleRow } from './schedule.store.js';
 
 /** The longest the scheduler sleeps without looking: another process may have changed a schedule. */
 const MAX_SLEEP_MS = 5000;
+/** How long it waits when what is due is held by another worker. */
+const BUSY_SLEEP_MS = 100;
 /** How long it waits after Postgres failed it, before it looks again. */
 const RETRY_MS = 1000;
 
@@ -29,8 +32,8 @@ export function fireKey(scheduleId: string, fireAt: Date): string {
  * then sleeps until the first is due, and fires what is due in a transaction
  * that holds the schedules' rows (`FOR UPDATE SKIP LOCKED`), so one worker fires each. A fire
  * starts the saga with an idempotency key made of the schedule and the fire time, so a fire
- * retried after a crash starts nothing new. Fires missed while no worker ran start once, for the
- * latest missed time. A process whose code lacks a schedule neither fires nor lists it.
+ * retried after a crash starts nothing new. Fire times long overdue were missed while no
+ * worker ran: they start once, for the latest of them (see nextFire). A process whose code lacks a schedule neither fires nor lists it.
  */
 @Injectable()
 export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
@@ -79,8 +82,9 @@ export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationS
     const ids = this.ids();
     const untilDue = await this.store.msUntilDue(ids);
     if (untilDue === undefined || untilDue > 0) return Math.min(untilDue ?? MAX_SLEEP_MS, MAX_SLEEP_MS);
-    await this.store.fireDue(ids, (row, now) => this.fire(row, now));
-    return 0;
+    const fired = await this.store.fireDue(ids, (row, now) => this.fire(row, now));
+    // What was due is held by another worker, which is firing it: look again shortly.
+    return fired > 0 ? 0 : BUSY_SLEEP_MS;
   }
 
   private async sync(): Promise<void> {
@@ -102,16 +106,13 @@ export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationS
     now: Date,
   ): Promise<{ fireAt: Date; nextFireAt: Date; sagaId: string | null }> {
     const { saga, schedule } = this.schedules.get(row.id)!;
-    // The row's due time, or a later one missed meanwhile: only the latest missed fire starts.
-    const latest = schedule.cron.latestAtOrBefore(now);
-    const fireAt = latest && latest > row.nextFireAt ? latest : row.nextFireAt;
-    const nextFireAt = schedule.cron.nextAfter(now > fireAt ? now : fireAt)!;
+    const { fireAt, nextFireAt } = nextFire(schedule.cron, row.nextFireAt, now);
     try {
       const started = await this.sagas.start(saga, schedule.input, {
         idempotencyKey: fireKey(row.id, fireAt),
       });
       if (started.created)
-        this.logger.log(`schedule ${row.id} fired for ${fireAt.toISOString()}: saga ${started.id}`);
+        this.logger.debug(`schedule ${row.id} fired for ${fireAt.toISOString()}: saga ${started.id}`);
       return { fireAt, nextFireAt, sagaId: started.id };
     } catch (error) {
       // Nothing a retry would change (the saga's schema changed under a deployed schedule): that
