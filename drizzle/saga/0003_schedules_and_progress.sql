@@ -2,7 +2,7 @@
 -- and the progress a running handler reports, kept with its unit.
 CREATE TABLE "saga_schedules" (
 	"id" text PRIMARY KEY NOT NULL,
-	"saga" text NOT NULL,
+	"saga_name" text NOT NULL,
 	"cron" text NOT NULL,
 	"timezone" text NOT NULL,
 	"next_fire_at" timestamp with time zone NOT NULL,

@@ -42,7 +42,7 @@ function toRow(row: RawRow): ScheduleRow {
   };
 }
 
-const ROW_COLUMNS = `id, saga, cron, timezone, next_fire_at AS "nextFireAt", last_fire_at AS "lastFireAt",
+const ROW_COLUMNS = `id, saga_name AS saga, cron, timezone, next_fire_at AS "nextFireAt", last_fire_at AS "lastFireAt",
   last_saga_id AS "lastSagaId", fires`;
 
 /** The `saga_schedules` table: what the scheduler, `GET /schedules` and `/metrics` read and write. */
@@ -69,12 +69,12 @@ export class ScheduleStore {
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
           AS s(id text, saga text, cron text, timezone text, "nextFireAt" timestamptz)
       ), gone AS (
-        DELETE FROM saga_schedules WHERE saga IN ${sql(sagas)} AND id NOT IN (SELECT id FROM s)
+        DELETE FROM saga_schedules WHERE saga_name IN ${sql(sagas)} AND id NOT IN (SELECT id FROM s)
       )
-      INSERT INTO saga_schedules (id, saga, cron, timezone, next_fire_at)
+      INSERT INTO saga_schedules (id, saga_name, cron, timezone, next_fire_at)
       SELECT id, saga, cron, timezone, "nextFireAt" FROM s
       ON CONFLICT (id) DO UPDATE SET
-        saga = excluded.saga, cron = excluded.cron, timezone = excluded.timezone,
+        saga_name = excluded.saga_name, cron = excluded.cron, timezone = excluded.timezone,
         next_fire_at = CASE
           WHEN saga_schedules.cron = excluded.cron AND saga_schedules.timezone = excluded.timezone
           THEN saga_schedules.next_fire_at ELSE excluded.next_fire_at END`;

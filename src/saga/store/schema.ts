@@ -152,7 +152,7 @@ export function sagaTables(schema: PgSchema) {
    */
   const sagaSchedules = schema.table('saga_schedules', {
     id: text('id').primaryKey(),
-    saga: text('saga').notNull(),
+    sagaName: text('saga_name').notNull(),
     cron: text('cron').notNull(),
     timezone: text('timezone').notNull(),
     nextFireAt: timestamptz('next_fire_at').notNull(),
