@@ -510,6 +510,8 @@ const stepSpec = fc.record({
   compensation: fc.boolean(),
   compensateOnFailure: fc.boolean(),
   group: fc.constantFrom(undefined, 'g', 'h'),
+  // A delayed step is scheduled rather than started when reached: any interleaving must hold with it.
+  delayMs: fc.constantFrom(undefined, undefined, 500),
 });
 
 /** Whatever may happen next: an outcome for some unit in flight, a cancel, or the deadline. */

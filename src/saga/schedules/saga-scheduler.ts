@@ -29,11 +29,12 @@ export function fireKey(scheduleId: string, fireAt: Date): string {
 /**
  * Fires the cron schedules declared in code. At boot (any role) it writes them to Postgres (see
  * ScheduleStore.sync: a schedule removed from the code is deleted there); on worker processes it
- * then sleeps until the first is due, and fires what is due in a transaction
- * that holds the schedules' rows (`FOR UPDATE SKIP LOCKED`), so one worker fires each. A fire
- * starts the saga with an idempotency key made of the schedule and the fire time, so a fire
- * retried after a crash starts nothing new. Fire times long overdue were missed while no
- * worker ran: they start once, for the latest of them (see nextFire). A process whose code lacks a schedule neither fires nor lists it.
+ * then sleeps until the first is due, and fires what is due in a transaction that holds the
+ * schedules' rows (`FOR UPDATE SKIP LOCKED`), so one worker fires each. A fire starts the saga
+ * with an idempotency key made of the schedule and the fire time, so a fire retried after a crash
+ * starts nothing new. Fire times long overdue were missed while no worker ran: they start once,
+ * for the latest of them (see nextFire). A process whose code lacks a schedule neither fires nor
+ * lists it.
  */
 @Injectable()
 export class SagaScheduler implements OnApplicationBootstrap, BeforeApplicationShutdown {
