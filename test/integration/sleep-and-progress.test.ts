@@ -102,6 +102,8 @@ describe('durable sleeps and progress', () => {
     const done = await waitForSaga(t.http, id);
     assert.deepEqual((done.output as { work: { refused: string[] } }).work.refused, [
       'InvalidProgressError: ctx.progress(): a number must be between 0 and 100, got 150',
+      'InvalidProgressError: ctx.progress(): a number must be between 0 and 100, got NaN',
+      'InvalidProgressError: ctx.progress(): expects a number 0..100 or a plain object',
       'InvalidProgressError: ctx.progress(): expects a number 0..100 or a plain object',
       'InvalidProgressError: ctx.progress(): expects a number 0..100 or a plain object',
       'InvalidProgressError: ctx.progress(): the object is over 2048 bytes as JSON',

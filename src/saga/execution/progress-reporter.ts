@@ -83,6 +83,10 @@ function toProgress(value: unknown): unknown {
     throw new InvalidProgressError(`the object is over ${PROGRESS_MAX_BYTES} bytes as JSON`);
   }
   const progress: unknown = JSON.parse(json);
+  // What JSON makes of it (a Date's toJSON gives a string, say) must still be an object.
+  if (typeof progress !== 'object' || progress === null || Array.isArray(progress)) {
+    throw new InvalidProgressError('expects a number 0..100 or a plain object');
+  }
   try {
     assertStorableJson(progress, 'progress');
   } catch (error) {
