@@ -9,6 +9,7 @@ import { DocsController } from './api/openapi/docs.controller.js';
 import { SagaActionsController } from './api/saga-actions.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
+import { SchedulesController } from './api/schedules.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
 import { SagaMetadataAccessor } from './definition/saga-metadata.accessor.js';
 import { SagaRegistry } from './definition/saga-registry.js';
@@ -35,6 +36,10 @@ import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
 import { SagaRetentionStore } from './store/saga-retention.store.js';
+import { SagaScheduler } from './schedules/saga-scheduler.js';
+import { ScheduleMetrics } from './schedules/schedule-metrics.js';
+import { ScheduleStore } from './schedules/schedule.store.js';
+import { UnitProgressStore } from './store/unit-progress.store.js';
 
 export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest injects factory arguments by token
@@ -86,6 +91,7 @@ export class SagaModule {
       controllers: [
         SagaActionsController,
         SagasController,
+        SchedulesController,
         HealthController,
         MetricsController,
         DocsController,
@@ -93,6 +99,7 @@ export class SagaModule {
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
+        UnitProgressStore,
         SagaQueries,
         SagaMetadataAccessor,
         SagaRegistry,
@@ -112,6 +119,9 @@ export class SagaModule {
         SagaEventLog,
         DocumentedRoutes,
         OpenApiDocumentFactory,
+        ScheduleStore,
+        SagaScheduler,
+        ScheduleMetrics,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],
       exports: [SagaService, SagaBulkActions, SagaQueries, SagaRegistry],

@@ -6,6 +6,7 @@ import type { DynamicModule, Type } from '@nestjs/common';
 import { SAGA_MODULES } from '../../src/app.module.js';
 import { loadConfig } from '../../src/config/app-config.js';
 import { serve } from '../../src/serve.js';
+import { ScheduledSagasModule } from './fixtures/scheduled.saga.js';
 import { ScriptedSagaModule } from './fixtures/scripted.saga.js';
 import { ThrottledSagaModule } from './fixtures/throttled.saga.js';
 import { VersionedSagaV1Module } from './fixtures/versioned-v1.saga.js';
@@ -15,6 +16,7 @@ const SAGA_MODULES_BY_NAME: Record<string, readonly (Type | DynamicModule)[]> = 
   app: SAGA_MODULES,
   scripted: [ScriptedSagaModule],
   throttled: [ThrottledSagaModule],
+  scheduled: [ScheduledSagasModule],
   'versioned-v1': [VersionedSagaV1Module],
   versioned: [VersionedSagaModule],
 };

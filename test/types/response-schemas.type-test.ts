@@ -5,15 +5,19 @@ import type { z } from 'zod';
 import type { ErrorBody } from '../../src/saga/api/error-response.js';
 import type { HealthController } from '../../src/saga/api/health.controller.js';
 import {
+  bulkResultSchema,
   errorBodySchema,
   healthSchema,
   sagaEventsSchema,
   sagaListSchema,
   sagaSummarySchema,
   sagaViewSchema,
+  scheduleListSchema,
   signalReceiptSchema,
 } from '../../src/saga/api/openapi/response-schemas.js';
+import type { SagaActionsController } from '../../src/saga/api/saga-actions.controller.js';
 import type { SagasController } from '../../src/saga/api/sagas.controller.js';
+import type { SchedulesController } from '../../src/saga/api/schedules.controller.js';
 import type { StepView } from '../../src/saga/store/saga-views.js';
 
 /** `true` only when A and B are the same type, not merely assignable one way or both. */
@@ -47,6 +51,11 @@ describes<Answer<SagasController['retry']>>()(sagaSummarySchema);
 describes<Answer<SagasController['signal']>>()(signalReceiptSchema);
 describes<Answer<SagasController['events']>>()(sagaEventsSchema);
 describes<Answer<HealthController['health']>>()(healthSchema);
+describes<Answer<SagaActionsController['retryStep']>>()(sagaSummarySchema);
+describes<Answer<SagaActionsController['skipStep']>>()(sagaSummarySchema);
+describes<Answer<SagaActionsController['cancelMatching']>>()(bulkResultSchema);
+describes<Answer<SagaActionsController['retryMatching']>>()(bulkResultSchema);
+describes<Answer<SchedulesController['list']>>()(scheduleListSchema);
 describes<ErrorBody>()(errorBodySchema);
 // GET /sagas/{id} always sends `steps`; the list's items never do.
 accepts<Answer<SagasController['get']> & { steps: StepView[] }>()(sagaViewSchema);

@@ -416,3 +416,72 @@ describe('buildSagaDefinition: groups, waits and children', () => {
     assertRejected(() => build([step('a', { signal: { name: 'bad name', schema: approval } })]), 'a');
   });
 });
+
+describe('buildSagaDefinition: delays', () => {
+  it('keeps a step delay; a step without one has none', () => {
+    const def = build([step('a', { delayMs: 2000 }), step('b')]);
+    assert.equal(def.steps[0].delayMs, 2000);
+    assert.equal(def.steps[1].delayMs, undefined);
+  });
+
+  it('refuses a negative, fractional or over-a-year delay, and a delay on a wait step', () => {
+    for (const delayMs of [-1, 1.5, 366 * 24 * 3600 * 1000]) {
+      assertRejected(() => build([step('a', { delayMs })]), 'options of a', 'delayMs');
+    }
+    const signal = { name: 'go', schema: z.object({}) };
+    assertRejected(() => build([step('a', { signal, delayMs: 10 })]), 'a', 'wait step cannot have a delayMs');
+  });
+});
+
+describe('buildSagaDefinition: cron schedules', () => {
+  const withSchedules = (schedules: unknown[]) =>
+    build([step('a')], { ...options, schedules } as SagaOptions);
+
+  it('parses each schedule, with UTC as the default time zone and the input kept as JSON', () => {
+    const def = withSchedules([
+      { id: 'nightly', cron: '0 3 * * *', input: { orderId: 'o-1' } },
+      { id: 'every-5s', cron: '*/5 * * * * *', timezone: 'America/New_York', input: { orderId: 'o-2' } },
+    ]);
+    assert.deepEqual(
+      def.schedules.map((s) => [s.id, s.cron.expression, s.cron.timezone, s.input]),
+      [
+        ['nightly', '0 3 * * *', 'UTC', { orderId: 'o-1' }],
+        ['every-5s', '*/5 * * * * *', 'America/New_York', { orderId: 'o-2' }],
+      ],
+    );
+    const at = new Date('2026-03-01T12:00:02.000Z');
+    assert.equal(def.schedules[0].cron.nextAfter(at)!.toISOString(), '2026-03-02T03:00:00.000Z');
+    assert.equal(def.schedules[1].cron.latestAtOrBefore(at)!.toISOString(), '2026-03-01T12:00:00.000Z');
+    assert.equal(
+      def.schedules[1].cron.latestAtOrBefore(new Date('2026-03-01T12:00:05.000Z'))!.toISOString(),
+      '2026-03-01T12:00:05.000Z',
+    );
+    assert.deepEqual(build([step('a')]).schedules, []);
+  });
+
+  it('refuses a bad cron, a cron that never fires, an unknown time zone, an input the schema refuses, a bad or repeated id', () => {
+    const ok = { id: 'nightly', cron: '0 3 * * *', input: { orderId: 'o-1' } };
+    assertRejected(
+      () => withSchedules([{ ...ok, cron: '61 * * * *' }]),
+      'schedule "nightly"',
+      'invalid cron "61 * * * *"',
+    );
+    assertRejected(() => withSchedules([{ ...ok, cron: '* * * * * * *' }]), 'invalid cron');
+    assertRejected(() => withSchedules([{ ...ok, cron: '0 0 30 2 *' }]), 'never fires');
+    assertRejected(
+      () => withSchedules([{ ...ok, timezone: 'Mars/Olympus' }]),
+      'unknown time zone "Mars/Olympus"',
+    );
+    assertRejected(
+      () => withSchedules([{ ...ok, input: { orderId: 7 } }]),
+      "input does not match the saga's schema",
+      'orderId',
+    );
+    assertRejected(() => withSchedules([{ ...ok, id: 'no spaces' }]), 'schedule 0', 'id');
+    assertRejected(() => withSchedules([{ ...ok, extra: true }]), 'schedule 0');
+    assertRejected(
+      () => withSchedules([ok, { ...ok, cron: '0 4 * * *' }]),
+      'two schedules have id "nightly"',
+    );
+  });
+});

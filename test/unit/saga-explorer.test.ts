@@ -45,6 +45,27 @@ class RefundSaga {
   refund() {}
 }
 
+const nightly = { id: 'nightly', cron: '0 3 * * *', input: {} };
+
+/** Declares schedule "nightly"; so does its version 2, and so does another saga. */
+@Saga({ name: 'report', input: z.object({}), schedules: [nightly, { ...nightly, id: 'hourly' }] })
+class ReportSaga {
+  @Step()
+  report() {}
+}
+
+@Saga({ name: 'report', version: 2, input: z.object({}), schedules: [{ ...nightly, cron: '0 4 * * *' }] })
+class ReportSagaV2 {
+  @Step()
+  report() {}
+}
+
+@Saga({ name: 'cleanup', input: z.object({}), schedules: [nightly] })
+class CleanupSaga {
+  @Step()
+  clean() {}
+}
+
 interface Entry {
   level: 'log' | 'warn' | 'error';
   context: unknown;
@@ -67,6 +88,13 @@ class RecordingLogger implements LoggerService {
 
 /** What the explorer logs at module init when the application provides `sagas` (no I/O). */
 async function explorerLogFor(sagas: Type[]): Promise<Omit<Entry, 'context'>[]> {
+  return (await explore(sagas)).entries;
+}
+
+/** The explorer run at module init over `sagas`: what it logged, and the registry it filled. */
+async function explore(
+  sagas: Type[],
+): Promise<{ entries: Omit<Entry, 'context'>[]; registry: SagaRegistry }> {
   @Module({
     imports: [DiscoveryModule],
     providers: [
@@ -84,10 +112,12 @@ async function explorerLogFor(sagas: Type[]): Promise<Omit<Entry, 'context'>[]> 
 
   const logger = new RecordingLogger();
   const context = await NestFactory.createApplicationContext(ExplorerTestModule, { logger });
+  const registry = context.get(SagaRegistry);
   await context.close();
-  return logger.entries
+  const entries = logger.entries
     .filter((entry) => entry.context === 'SagaExplorer')
     .map(({ level, message }) => ({ level, message }));
+  return { entries, registry };
 }
 
 describe('SagaExplorer: what it reports at boot', () => {
@@ -131,5 +161,22 @@ describe('SagaExplorer: what it reports at boot', () => {
       /^Found no saga: every POST \/sagas\/\{name\} will answer 404\./,
     );
     assert.match(String(entries[0].message), /SAGA_MODULES in src\/app\.module\.ts/);
+  });
+});
+
+describe('SagaExplorer: cron schedules', () => {
+  it("uses the schedules of each saga's highest version", async () => {
+    const { registry } = await explore([ReportSaga, ReportSagaV2]);
+    assert.deepEqual(
+      registry.schedules().map(({ saga, schedule }) => [saga, schedule.id, schedule.cron.expression]),
+      [['report', 'nightly', '0 4 * * *']],
+    );
+  });
+
+  it('stops the boot when two sagas declare one schedule id, naming both', async () => {
+    await assert.rejects(explore([ReportSaga, CleanupSaga]), {
+      name: 'SagaDefinitionError',
+      message: 'Invalid saga CleanupSaga: schedule id "nightly" is also used by saga "report"',
+    });
   });
 });

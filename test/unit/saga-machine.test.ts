@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { backoffDelay } from '../../src/saga/definition/retry-policy.js';
 import type { SagaError } from '../../src/saga/errors/saga-error.js';
 import { CANCELLED_ERROR, DEADLINE_ERROR, decide } from '../../src/saga/machine/decide.js';
+import { initialUnits } from '../../src/saga/machine/new-saga.js';
 import { SagaEventType } from '../../src/saga/machine/saga-events.js';
 import { UnitKind, unitKey, UnitStatus } from '../../src/saga/machine/saga-snapshot.js';
 import type { Outcome, Transition } from '../../src/saga/machine/transition.js';
@@ -301,6 +302,67 @@ describe('a parallel group', () => {
   });
 });
 
+describe('a step with a delay', () => {
+  it('as a first step: due its delay after the start, not at once', () => {
+    const def = definition([{ delayMs: 5000 }, {}]);
+    const units = initialUnits(def, {}, { startInMs: 200 });
+    assert.deepEqual(
+      units.map((u) => [u.key, u.status, u.dueInMs]),
+      [
+        [s(0), UnitStatus.Pending, 5200],
+        [s(1), UnitStatus.Pending, null],
+      ],
+    );
+  });
+
+  it('after another: scheduled its delay after the previous step completed, claimed when due', () => {
+    const sim = new SimulatedSaga(definition([{ compensation: true }, { delayMs: 3000 }, {}]));
+    sim.claim(s(0));
+    const t = sim.finish(s(0), ok());
+    assert.deepEqual(started(t), []);
+    assert.deepEqual(types(t), [SagaEventType.StepCompleted]);
+    assert.deepEqual(
+      t.units.find((u) => u.key === s(1)),
+      { key: s(1), kind: UnitKind.Step, step: 1, name: 's1', status: UnitStatus.Pending, dueInMs: 3000 },
+    );
+    assert.equal(t.status, SagaStatus.Running);
+    sim.claim(s(1));
+    assert.equal(sim.unit(s(1)).attempts, 1);
+    assert.deepEqual(started(sim.finish(s(1), ok())), [s(2)]);
+  });
+
+  it('a retry of a delayed step waits out its backoff only, not the delay again', () => {
+    const retry = policy(3, { delay: 100 });
+    const sim = new SimulatedSaga(definition([{}, { delayMs: 3000, retry }]));
+    sim.claim(s(0));
+    sim.finish(s(0), ok());
+    sim.claim(s(1));
+    const t = sim.finish(s(1), fail(retryable));
+    assert.equal(
+      t.units.find((u) => u.key === s(1))!.dueInMs,
+      backoffDelay(retry.backoff, 1, () => 0),
+    );
+  });
+
+  it('each delayed step of a parallel group is due on its own delay; the others start at once', () => {
+    const sim = new SimulatedSaga(definition([{}, { group: 'g', delayMs: 1000 }, { group: 'g' }]));
+    sim.claim(s(0));
+    const t = sim.finish(s(0), ok());
+    assert.deepEqual(started(t), [s(2)]);
+    assert.equal(t.units.find((u) => u.key === s(1))!.dueInMs, 1000);
+  });
+
+  it('cancelled while it sleeps: it never runs, and what completed is compensated', () => {
+    const sim = new SimulatedSaga(definition([{ compensation: true }, { delayMs: 3000 }]));
+    sim.claim(s(0));
+    sim.finish(s(0), ok());
+    const t = sim.cancel();
+    assert.deepEqual(started(t), [c(0)]);
+    assert.equal(sim.unit(s(1)).scheduled, false);
+    assert.equal(sim.unit(s(1)).status, UnitStatus.Pending);
+  });
+});
+
 describe('cancel', () => {
   it('before the saga started: compensated, nothing to undo', () => {
     const sim = new SimulatedSaga(definition([{ compensation: true }, {}]));
@@ -448,6 +510,8 @@ const stepSpec = fc.record({
   compensation: fc.boolean(),
   compensateOnFailure: fc.boolean(),
   group: fc.constantFrom(undefined, 'g', 'h'),
+  // A delayed step is scheduled rather than started when reached: any interleaving must hold with it.
+  delayMs: fc.constantFrom(undefined, undefined, 500),
 });
 
 /** Whatever may happen next: an outcome for some unit in flight, a cancel, or the deadline. */

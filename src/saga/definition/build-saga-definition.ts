@@ -3,6 +3,7 @@ import { SagaDefinitionError } from '../errors/saga-definition.error.js';
 import type { CompensateMetadata } from '../decorators/compensate.decorator.js';
 import type { HandlerDefinition, SagaDefinition, StepDefinition } from './saga-definition.interface.js';
 import type { HandlerOptions, SagaOptions, StepOptions } from './saga-options.interface.js';
+import { buildSchedules } from './build-schedules.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
 
 export interface HandlerDefaults {
@@ -57,6 +58,9 @@ const name = z
   .string()
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"');
 
+/** One year, the longest a start may be scheduled ahead too. */
+const MAX_DELAY_MS = 365 * 24 * 3600 * 1000;
+
 const stepSchema = handlerSchema
   .extend({
     compensateOnFailure: z.boolean().optional(),
@@ -75,8 +79,10 @@ const stepSchema = handlerSchema
       })
       .optional(),
     child: name.optional(),
+    delayMs: z.int().min(0).max(MAX_DELAY_MS).optional(),
   })
   .refine((o) => !(o.signal && o.child), 'a step waits for a signal or runs a child saga, not both')
+  .refine((o) => !(o.signal && o.delayMs), 'a wait step cannot have a delayMs: it waits for its signal')
   .refine(
     (o) => !(o.child && o.compensateOnFailure),
     'a child step cannot compensate its own failure: a child saga that fails has compensated itself',
@@ -122,6 +128,7 @@ export function buildSagaDefinition(
     stage: stages[index],
     compensateOnFailure: stepOptions.compensateOnFailure ?? false,
     ...kindOf(stepOptions),
+    ...(stepOptions.delayMs ? { delayMs: stepOptions.delayMs } : {}),
   }));
   if (steps.length === 0) throw new SagaDefinitionError(className, 'it declares no @Step method');
   const signals = steps.filter((s) => s.signal).map((s) => s.signal!.name);
@@ -164,6 +171,7 @@ export function buildSagaDefinition(
     className,
     instance,
     steps,
+    schedules: buildSchedules(className, options.input, options.schedules),
   };
 }
 

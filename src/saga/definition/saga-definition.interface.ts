@@ -1,4 +1,5 @@
 import type { ZodType } from 'zod';
+import type { CronSchedule } from '../schedules/cron-schedule.js';
 import type { RetryPolicy } from './retry-policy.js';
 import type { HandlerOptions } from './saga-options.interface.js';
 
@@ -40,6 +41,8 @@ export interface StepDefinition extends HandlerDefinition {
   signal?: SignalDefinition;
   /** For a child step: the name of the saga it starts. */
   child?: string;
+  /** How long after its stage is reached (the saga starts, or the previous stage completes) it is due. */
+  delayMs?: number;
 }
 
 export interface SagaDefinition {
@@ -54,4 +57,13 @@ export interface SagaDefinition {
   className: string;
   instance: object;
   steps: StepDefinition[];
+  /** Its cron schedules, validated (the input parsed by the schema too). */
+  schedules: ScheduleDefinition[];
+}
+
+export interface ScheduleDefinition {
+  id: string;
+  cron: CronSchedule;
+  /** As declared: each fire starts a saga with it, validated again then. */
+  input: unknown;
 }

@@ -35,7 +35,23 @@ export class SagaExplorer implements OnModuleInit {
       this.registry.register(definition);
     }
     this.checkChildren(this.registry.all());
+    this.checkSchedules();
     this.reportFound(this.registry.all());
+  }
+
+  /** A schedule id names one schedule in the whole application (its fires' idempotency keys are built from it). */
+  private checkSchedules(): void {
+    const owners = new Map<string, string>();
+    for (const { saga, schedule } of this.registry.schedules()) {
+      const owner = owners.get(schedule.id);
+      if (owner) {
+        throw new SagaDefinitionError(
+          this.registry.find(saga)!.className,
+          `schedule id "${schedule.id}" is also used by saga "${owner}"`,
+        );
+      }
+      owners.set(schedule.id, saga);
+    }
   }
 
   /** A child step names a saga that this process runs too, found once every saga is registered. */

@@ -1,4 +1,4 @@
-import type { ZodType } from 'zod';
+import type { z, ZodType } from 'zod';
 import type { RetryOptions } from './retry-policy.js';
 
 export interface SagaOptions<Input extends ZodType = ZodType> {
@@ -18,6 +18,23 @@ export interface SagaOptions<Input extends ZodType = ZodType> {
    * (`?deadlineMs=`). @defaultValue no deadline
    */
   deadlineMs?: number;
+  /**
+   * Starts a saga of this name at each fire time of each schedule, with the schedule's input, on
+   * the worker processes (once per fire time, whatever the number of workers). @defaultValue none
+   */
+  schedules?: ScheduleOptions<z.input<Input>>[];
+}
+
+/** A cron schedule that starts sagas. */
+export interface ScheduleOptions<Input = unknown> {
+  /** Unique among the schedules of every saga of the application; it names the schedule in `GET /schedules`. */
+  id: string;
+  /** 5 fields (minute hour day-of-month month day-of-week), or 6 with seconds first. */
+  cron: string;
+  /** IANA time zone the fields are read in. @defaultValue 'UTC' */
+  timezone?: string;
+  /** The input of each saga it starts; checked against the saga's schema at boot. */
+  input: Input;
 }
 
 /** How many attempts of a handler may start in a span of time, across every worker process. */
@@ -93,6 +110,13 @@ export interface StepOptions extends HandlerOptions {
    * `compensated` or `failed`. Compensating the step compensates the child saga. @defaultValue not a child step
    */
   child?: string;
+  /**
+   * A durable sleep before the step: it becomes due this long after the previous step (or parallel
+   * group) completed, or after the saga started for a first step. The due time is kept in Postgres
+   * and shown as the step's `dueAt`; no worker is held meanwhile. Not for a wait step (its signal
+   * is what it waits for). At most one year. @defaultValue 0: due at once
+   */
+  delayMs?: number;
 }
 
 export type CompensateOptions = HandlerOptions;

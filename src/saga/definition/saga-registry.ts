@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { SagaDefinitionError } from '../errors/saga-definition.error.js';
-import type { SagaDefinition } from './saga-definition.interface.js';
+import type { SagaDefinition, ScheduleDefinition } from './saga-definition.interface.js';
 
 /**
  * The saga definitions of this application, filled once at module init by the explorer, keyed by
@@ -37,6 +37,13 @@ export class SagaRegistry {
   /** The definition a saga started on, if this process has it. */
   findVersion(name: string, version: number): SagaDefinition | undefined {
     return this.versions.get(name)?.find((d) => d.version === version);
+  }
+
+  /** The cron schedules that start sagas: those of each saga's highest version (the one new starts use). */
+  schedules(): { saga: string; schedule: ScheduleDefinition }[] {
+    return [...this.versions.values()].flatMap((versions) =>
+      versions.at(-1)!.schedules.map((schedule) => ({ saga: versions.at(-1)!.name, schedule })),
+    );
   }
 
   /** Every version of every saga, each saga's versions in ascending order. */

@@ -27,6 +27,13 @@ export interface StepContext<Input = unknown, Saga = unknown> {
   /** Aborted when the attempt times out, the saga is cancelled, or the worker shuts down; pass it to I/O that accepts one. */
   signal: AbortSignal;
   logger: LoggerService;
+  /**
+   * Reports how far the attempt got: a number 0..100 or a small plain object (at most 2 KiB as
+   * JSON), shown as the step's (or compensation's) `progress` in the saga view and kept after it
+   * ends. Frequent reports are coalesced (at most one write every 250 ms; the last value is always
+   * kept). A bad value throws InvalidProgressError (not retryable) to the handler.
+   */
+  progress(value: number | Record<string, unknown>): void;
 }
 
 /** What a compensation receives; `result(step)` gives the output of the step it undoes, if it completed. */

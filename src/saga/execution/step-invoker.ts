@@ -2,6 +2,8 @@ import { Injectable, Logger } from '@nestjs/common';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { toSagaError } from '../errors/saga-error.js';
 import { assertStorableJson } from '../store/storable-json.js';
+import { UnitProgressStore } from '../store/unit-progress.store.js';
+import { ProgressReporter } from './progress-reporter.js';
 import { SagaCancelledError } from '../errors/saga-cancelled.error.js';
 import { StepTimeoutError } from '../errors/step-timeout.error.js';
 import type { CompensationContext, StepContext } from './step-context.interface.js';
@@ -20,6 +22,8 @@ interface RunningAttempt {
 /** Calls the handler of a claimed unit and turns whatever happens into an outcome; never throws. */
 @Injectable()
 export class StepInvoker {
+  constructor(private readonly progressStore: UnitProgressStore) {}
+
   /** Attempts in flight in this process, so that shutdown and cancels can reach them. */
   private readonly running = new Set<RunningAttempt>();
   /** Sagas cancelled lately, by when they were signalled, so that a unit not started yet learns of it too. */
@@ -45,6 +49,9 @@ export class StepInvoker {
     const outputs = new Map(
       saga.units.filter((u) => u.kind === UnitKind.Step).map((u) => [def.steps[u.step!].name, u.output]),
     );
+    // Made on the first report: an attempt that reports nothing costs nothing.
+    let progress: ProgressReporter | undefined;
+    const logger = new Logger(label);
     const stepIdempotencyKey = `${saga.id}:${step.name}`;
     const ctx: StepContext | CompensationContext = {
       sagaId: saga.id,
@@ -57,7 +64,12 @@ export class StepInvoker {
       // A wait step's handler runs with the signal it took.
       ...(unit.payload !== null ? { payload: unit.payload } : {}),
       signal: controller.signal,
-      logger: new Logger(label),
+      logger,
+      progress: (value: unknown) =>
+        (progress ??= new ProgressReporter(
+          (json) => this.progressStore.write(saga.id, unit.key, unit.attempts, json),
+          (error) => logger.warn(`progress not recorded: ${error.message}`),
+        )).report(value),
     };
     try {
       const method = (def.instance as Record<string, (ctx: StepContext) => unknown>)[handler.method];
@@ -72,6 +84,8 @@ export class StepInvoker {
       clearTimeout(timer);
       this.running.delete(attempt);
       expired.catch(() => undefined);
+      // The last value reported is kept before the outcome is, so the view never loses it.
+      if (progress) await progress.flush();
     }
   }
 

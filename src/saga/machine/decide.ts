@@ -330,6 +330,8 @@ class NextTransition {
       const unit = this.stepUnit(step);
       if (unit.status !== UnitStatus.Pending || unit.scheduled) continue;
       if (step.kind === 'wait' && unit.payload === null) this.wait(unit, step);
+      // Reached for the first time: a step with a delay is due that long after its stage was.
+      else if (step.delayMs && unit.attempts === 0) this.change(unit, { dueInMs: step.delayMs });
       else this.startAttempt(unit);
     }
   }

@@ -12,9 +12,9 @@ export interface NewUnit extends Pick<UnitSnapshot, 'key' | 'kind' | 'step' | 'n
 }
 
 /**
- * The units a saga starts with: one per step, those of the first stage due when the saga starts,
- * and the control unit when the saga has a deadline. The first stage is claimed by a worker, not
- * by the start, so that a saga is `pending` until a worker takes it.
+ * The units a saga starts with: one per step, those of the first stage due when the saga starts
+ * (or their `delayMs` after it), and the control unit when the saga has a deadline. The first
+ * stage is claimed by a worker, not by the start, so that a saga is `pending` until a worker takes it.
  */
 export function initialUnits(
   def: SagaDefinition,
@@ -33,7 +33,8 @@ export function initialUnits(
     };
     if (step.stage !== 0) return { ...unit, status: UnitStatus.Pending, dueInMs: null };
     // A first step that waits for a signal waits from the start, until its timeout if it has one.
-    if (step.kind !== 'wait') return { ...unit, status: UnitStatus.Pending, dueInMs: timing.startInMs };
+    if (step.kind !== 'wait')
+      return { ...unit, status: UnitStatus.Pending, dueInMs: timing.startInMs + (step.delayMs ?? 0) };
     const timeoutMs = step.signal!.timeoutMs(input);
     return {
       ...unit,

@@ -10,6 +10,8 @@ export interface CompensationView {
   startedAt?: string;
   finishedAt?: string;
   error?: SagaError;
+  /** What the compensation's handler last reported with `ctx.progress()`. */
+  progress?: unknown;
 }
 
 export interface StepView {
@@ -24,12 +26,14 @@ export interface StepView {
   finishedAt?: string;
   output?: unknown;
   error?: SagaError;
-  /** When its next attempt is due (a backoff), or when its wait times out. */
+  /** When its next attempt is due (a delay or a backoff), or when its wait times out. */
   dueAt?: string;
   /** The signal it waits for, while it waits. */
   waitingFor?: string;
   /** Its child saga, once started. */
   childId?: string;
+  /** What its handler last reported with `ctx.progress()`: a number 0..100 or a small object. */
+  progress?: unknown;
   compensation?: CompensationView;
 }
 
@@ -150,6 +154,7 @@ function toStepView(sagaStatus: SagaStatus, step: UnitRow, compensation: UnitRow
         : undefined,
     waitingFor: step.status === UnitStatus.Waiting && !step.childId ? step.signal : undefined,
     childId: step.childId,
+    progress: step.progress,
     compensation: compensation
       ? compact({
           // Undoing a child step runs no handler: it waits while the child saga compensates.
@@ -160,6 +165,7 @@ function toStepView(sagaStatus: SagaStatus, step: UnitRow, compensation: UnitRow
           startedAt: compensation.startedAt?.toISOString(),
           finishedAt: compensation.finishedAt?.toISOString(),
           error: compensation.error as SagaError | null,
+          progress: compensation.progress,
         })
       : undefined,
   });

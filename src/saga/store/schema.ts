@@ -100,6 +100,8 @@ export function sagaTables(schema: PgSchema) {
       payload: jsonb('payload'),
       /** A child step's child saga, once started. */
       childId: uuid('child_id'),
+      /** What its handler last reported with `ctx.progress()`: a number 0..100 or a small object. */
+      progress: jsonb('progress'),
     },
     (t) => [primaryKey({ columns: [t.sagaId, t.key] })],
   );
@@ -142,7 +144,24 @@ export function sagaTables(schema: PgSchema) {
       uniqueIndex('saga_signals_key_idx').on(t.sagaId, t.idempotencyKey),
     ],
   );
-  return { sagas, sagaUnits, sagaEvents, sagaSignals };
+  /**
+   * The state of the cron schedules declared in code, one row each, written at boot and advanced by
+   * the worker that fires them: `next_fire_at` is the one due time (a fire time missed while no
+   * worker ran is still due when one starts again); `cron` and `timezone` are those it was computed
+   * from, so that a changed schedule starts afresh.
+   */
+  const sagaSchedules = schema.table('saga_schedules', {
+    id: text('id').primaryKey(),
+    sagaName: text('saga_name').notNull(),
+    cron: text('cron').notNull(),
+    timezone: text('timezone').notNull(),
+    nextFireAt: timestamptz('next_fire_at').notNull(),
+    lastFireAt: timestamptz('last_fire_at'),
+    lastSagaId: uuid('last_saga_id'),
+    /** Sagas started by it so far. */
+    fires: integer('fires').notNull().default(0),
+  });
+  return { sagas, sagaUnits, sagaEvents, sagaSignals, sagaSchedules };
 }
 
 /**
@@ -150,4 +169,4 @@ export function sagaTables(schema: PgSchema) {
  * (`drizzle-saga.config.ts`), and the row types. Queries use the tables of the configured schema.
  */
 export const sagaSchema = pgSchema(DEFAULT_SAGA_SCHEMA);
-export const { sagas, sagaUnits, sagaEvents, sagaSignals } = sagaTables(sagaSchema);
+export const { sagas, sagaUnits, sagaEvents, sagaSignals, sagaSchedules } = sagaTables(sagaSchema);

@@ -29,6 +29,7 @@ export interface StepSpec {
   group?: string;
   /** A wait step (for signal `sig<index>`, with a timeout) or a child step; a task by default. */
   kind?: 'task' | 'wait' | 'child';
+  delayMs?: number;
 }
 
 export const STEP_RETRY = policy(3, { delay: 100 });
@@ -52,6 +53,7 @@ export function definition(specs: StepSpec[], options: { deadlineMs?: number } =
         : {}),
       ...(spec.kind === 'child' ? { child: 'child' } : {}),
       ...(spec.group ? { group: spec.group } : {}),
+      ...(spec.delayMs ? { delayMs: spec.delayMs } : {}),
       compensateOnFailure: spec.kind === 'child' ? false : (spec.compensateOnFailure ?? false),
       ...(spec.compensation && spec.kind !== 'child'
         ? {
@@ -71,6 +73,7 @@ export function definition(specs: StepSpec[], options: { deadlineMs?: number } =
     className: 'TestSaga',
     instance: {},
     steps,
+    schedules: [],
     ...options,
   };
 }

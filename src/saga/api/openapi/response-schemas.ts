@@ -35,6 +35,24 @@ export const bulkResultSchema = z
   .object({ matched: z.int().min(0).meta({ description: 'How many sagas the action was applied to.' }) })
   .meta({ id: 'BulkActionResult' });
 
+export const scheduleListSchema = z
+  .object({
+    items: z.array(
+      z
+        .object({
+          id: z.string(),
+          saga: z.string(),
+          cron: z.string(),
+          timezone: z.string(),
+          nextFireAt: timestamp.meta({ description: 'The fire time it waits for.' }),
+          lastFireAt: timestamp.optional(),
+          lastSagaId: z.uuid().optional().meta({ description: 'The saga its last fire started.' }),
+        })
+        .meta({ id: 'ScheduleView' }),
+    ),
+  })
+  .meta({ id: 'ScheduleList' });
+
 export const signalReceiptSchema = z
   .object({ id: z.uuid(), signal: z.string(), status: z.literal('accepted') })
   .meta({ id: 'SignalReceipt' });
@@ -46,6 +64,10 @@ const compensationViewSchema = z
     startedAt: timestamp.optional(),
     finishedAt: timestamp.optional(),
     error: sagaErrorSchema.optional(),
+    progress: z
+      .unknown()
+      .optional()
+      .meta({ description: 'What its handler last reported with `ctx.progress()`.' }),
   })
   .meta({ id: 'CompensationView' });
 
@@ -65,6 +87,12 @@ const stepViewSchema = z
     dueAt: timestamp.optional().meta({ description: 'When its next attempt is due, or its wait times out.' }),
     waitingFor: z.string().optional().meta({ description: 'The signal it waits for, while it waits.' }),
     childId: z.uuid().optional().meta({ description: 'Its child saga, once started.' }),
+    progress: z
+      .unknown()
+      .optional()
+      .meta({
+        description: 'What its handler last reported with `ctx.progress()`: 0..100 or a small object.',
+      }),
     compensation: compensationViewSchema.optional(),
   })
   .meta({ id: 'StepView' });
