@@ -87,12 +87,9 @@ const stepViewSchema = z
     dueAt: timestamp.optional().meta({ description: 'When its next attempt is due, or its wait times out.' }),
     waitingFor: z.string().optional().meta({ description: 'The signal it waits for, while it waits.' }),
     childId: z.uuid().optional().meta({ description: 'Its child saga, once started.' }),
-    progress: z
-      .unknown()
-      .optional()
-      .meta({
-        description: 'What its handler last reported with `ctx.progress()`: 0..100 or a small object.',
-      }),
+    progress: z.unknown().optional().meta({
+      description: 'What its handler last reported with `ctx.progress()`: 0..100 or a small object.',
+    }),
     compensation: compensationViewSchema.optional(),
   })
   .meta({ id: 'StepView' });
