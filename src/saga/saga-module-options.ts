@@ -6,6 +6,9 @@ import { resolveSagaSchemaName } from './store/saga-schema-name.js';
 /** Which parts of the engine run in this process. */
 export type SagaRole = 'all' | 'api' | 'worker';
 
+/** `session`: each connection is a Postgres session of its own; `transaction`: a transaction pooler's. */
+export type DatabasePooling = 'session' | 'transaction';
+
 export interface SagaModuleOptions {
   /** Postgres connection string; the database must exist (and be migrated, unless `migrate` is set). */
   databaseUrl: string;
@@ -20,6 +23,13 @@ export interface SagaModuleOptions {
    * instead, with `migrateSagaSchema()`. @defaultValue false
    */
   migrate?: boolean;
+  /**
+   * How the connections of `databaseUrl` reach Postgres. `transaction`: through a pooler in
+   * transaction mode (PgBouncer `pool_mode = transaction`), which gives each transaction any server
+   * connection: the engine then prepares no named statements and sets nothing on its connections
+   * (claims then commit durably, one WAL flush each). @defaultValue 'session'
+   */
+  pooling?: DatabasePooling;
   /** Redis connection string for BullMQ. */
   redisUrl: string;
   /** Prefix of every BullMQ key, so several deployments or test runs can share one Redis. @defaultValue 'saga' */
@@ -66,6 +76,7 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     databaseUrl: options.databaseUrl,
     schema: resolveSagaSchemaName(options.schema),
     migrate: options.migrate ?? false,
+    pooling: options.pooling ?? 'session',
     redisUrl: options.redisUrl,
     queuePrefix: options.queuePrefix ?? 'saga',
     role: options.role ?? 'all',
