@@ -1,6 +1,7 @@
 import type { RetryOptions } from './definition/retry-policy.js';
 import type { HandlerDefaults } from './definition/build-saga-definition.js';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './definition/retry-policy.js';
+import { keyPrefixFor, parseRedisUrl } from './redis/redis-target.js';
 import { resolveSagaSchemaName } from './store/saga-schema-name.js';
 
 /** Which parts of the engine run in this process. */
@@ -30,9 +31,15 @@ export interface SagaModuleOptions {
    * (claims then commit durably, one WAL flush each). @defaultValue 'session'
    */
   pooling?: DatabasePooling;
-  /** Redis connection string for BullMQ. */
+  /**
+   * Redis connection string: `redis://host:port` (or `rediss://`), or a Redis Cluster's seed nodes,
+   * `redis://host:port,redis://host:port` or `redis-cluster://host:port,host:port`.
+   */
   redisUrl: string;
-  /** Prefix of every BullMQ key, so several deployments or test runs can share one Redis. @defaultValue 'saga' */
+  /**
+   * Prefix of every Redis key and channel, so several deployments or test runs can share one Redis.
+   * On a cluster it is wrapped in a hash tag (`{saga}`) unless it has one. @defaultValue 'saga'
+   */
   queuePrefix?: string;
   /**
    * `api` serves the saga routes and runs no steps; `worker` runs steps and the reconciler and
@@ -78,7 +85,7 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     migrate: options.migrate ?? false,
     pooling: options.pooling ?? 'session',
     redisUrl: options.redisUrl,
-    queuePrefix: options.queuePrefix ?? 'saga',
+    queuePrefix: keyPrefixFor(parseRedisUrl(options.redisUrl), options.queuePrefix ?? 'saga'),
     role: options.role ?? 'all',
     concurrency: options.concurrency ?? 50,
     databasePoolSize: options.databasePoolSize ?? 10,

@@ -24,6 +24,7 @@ import {
   type ResolvedSagaModuleOptions,
   type SagaModuleOptions,
 } from './saga-module-options.js';
+import { RedisConnections } from './redis/redis-connections.js';
 import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
@@ -34,7 +35,7 @@ export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> 
   inject?: (string | symbol | (abstract new (...args: never[]) => unknown))[];
 }
 
-/** Holds the resolved options, so that both the engine and its BullMQ connection can inject them. */
+/** Holds the resolved options and the Redis connections, so that both the engine and BullMQ can inject them. */
 @Module({})
 class SagaOptionsModule {}
 
@@ -59,8 +60,9 @@ export class SagaModule {
           useFactory: async (...args: unknown[]) =>
             resolveSagaModuleOptions(await options.useFactory(...args)),
         },
+        RedisConnections,
       ],
-      exports: [SAGA_MODULE_OPTIONS],
+      exports: [SAGA_MODULE_OPTIONS, RedisConnections],
     };
     return {
       module: SagaModule,
@@ -69,9 +71,9 @@ export class SagaModule {
         optionsModule,
         BullModule.forRootAsync({
           imports: [optionsModule],
-          inject: [SAGA_MODULE_OPTIONS],
-          useFactory: (resolved: ResolvedSagaModuleOptions) => ({
-            connection: { url: resolved.redisUrl },
+          inject: [SAGA_MODULE_OPTIONS, RedisConnections],
+          useFactory: (resolved: ResolvedSagaModuleOptions, redis: RedisConnections) => ({
+            connection: redis.bullConnection(),
             prefix: resolved.queuePrefix,
           }),
         }),

@@ -12,6 +12,7 @@ import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { toSagaError } from '../errors/saga-error.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
 import { AttemptsExhaustedError } from '../errors/attempts-exhausted.error.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { WorkerShutdownError } from '../errors/worker-shutdown.error.js';
 import { SagaEventLog } from '../observability/saga-event-log.js';
 import { SagaMetrics } from '../observability/saga-metrics.js';
@@ -53,6 +54,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly eventLog: SagaEventLog,
     private readonly cancellations: CancellationBus,
     private readonly versions: SagaVersionGate,
+    private readonly redis: RedisConnections,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
     @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
@@ -60,7 +62,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   onApplicationBootstrap(): void {
     if (this.options.role === 'api') return;
     this.worker = new Worker<UnitJobData>(SAGA_QUEUE, (job, token) => this.process(job, token), {
-      connection: { url: this.options.redisUrl },
+      connection: this.redis.bullConnection(),
       prefix: this.options.queuePrefix,
       concurrency: this.options.concurrency,
       lockDuration: this.options.lockDurationMs,
