@@ -19,8 +19,9 @@ export interface SagaModuleOptions {
    */
   schema?: string;
   /**
-   * Apply the engine's migrations to `schema` at start, before the engine touches it, under an
-   * advisory lock (so processes may start together). Leave it off to migrate in a deployment step
+   * Apply the engine's migrations to `schema` at start, before the engine touches it, in one
+   * transaction under an advisory lock (so processes may start together, through PgBouncer too).
+   * Leave it off to migrate in a deployment step
    * instead, with `migrateSagaSchema()`. @defaultValue false
    */
   migrate?: boolean;

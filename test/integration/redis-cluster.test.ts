@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
+import { deleteRedisKeys } from '../../src/saga/testing/redis-keys.js';
 import { AppProcess, killAll } from '../support/app-process.js';
 import { RedisCluster } from '../support/redis-cluster.js';
 import { orderInput, tripInput, waitForSaga } from '../support/sagas.js';
@@ -82,5 +83,20 @@ describe('Redis Cluster (REDIS_URL with several seed nodes)', () => {
       redriven >= delayed.length,
       `${redriven} units re-enqueued\n${workers.map((p) => p.describe()).join('\n')}`,
     );
+  });
+
+  it("a worker stopped with SIGTERM exits 0; the test kit's deleteRedisKeys empties every master", async () => {
+    const stopped = await processes[2].stop('SIGTERM');
+    assert.deepEqual(stopped, { code: 0, signal: null }, processes[2].describe());
+    await killAll(processes);
+    assert.ok((await deleteRedisKeys(cluster.url, tagged())) > 0, 'the engine left keys to delete');
+    for (const node of cluster.nodes) {
+      const redis = cluster.client(node);
+      try {
+        assert.deepEqual(await redis.keys(`${tagged()}:*`), []);
+      } finally {
+        redis.disconnect();
+      }
+    }
   });
 });

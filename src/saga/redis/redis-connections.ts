@@ -1,18 +1,19 @@
 import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import type { ConnectionOptions } from 'bullmq';
-import { Cluster, Redis } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { parseRedisUrl, type RedisTarget } from './redis-target.js';
 
 /**
  * The one place that opens Redis connections, for one server or a Redis Cluster alike: every BullMQ
- * queue and worker takes `bullConnection()`, every other client (a pub/sub subscriber) `connect()`.
- * Keys and channels take `keyPrefix` from the module options, hash-tagged on a cluster.
+ * queue, worker or QueueEvents takes `bullConnection()`, every other client (a pub/sub subscriber)
+ * `connect()`. Every key and channel name starts with the options' `queuePrefix`, which is
+ * hash-tagged on a cluster (see keyPrefixFor): a new queue or channel that does both works there too.
  */
 @Injectable()
 export class RedisConnections implements OnApplicationShutdown {
   readonly target: RedisTarget;
-  private shared?: Cluster;
+  private shared?: Redis | Cluster;
 
   constructor(@Inject(SAGA_MODULE_OPTIONS) options: ResolvedSagaModuleOptions) {
     this.target = parseRedisUrl(options.redisUrl);
@@ -25,28 +26,13 @@ export class RedisConnections implements OnApplicationShutdown {
    */
   bullConnection(): ConnectionOptions {
     if (!this.target.cluster) return { url: this.target.url };
-    this.shared ??= this.connectCluster(this.target);
+    this.shared ??= this.connect();
     return this.shared;
   }
 
   /** A new client of its own, which the caller closes; commands wait while Redis is unreachable. */
   connect(): Redis | Cluster {
-    const target = this.target;
-    if (!target.cluster) return new Redis(target.url, { maxRetriesPerRequest: null });
-    return this.connectCluster(target);
-  }
-
-  private connectCluster(target: Extract<RedisTarget, { cluster: true }>): Cluster {
-    return new Cluster(target.nodes, {
-      redisOptions: {
-        username: target.username,
-        password: target.password,
-        tls: target.tls ? {} : undefined,
-        maxRetriesPerRequest: null,
-      },
-      // A node that restarts (or fails over) moves slots: look again soon rather than after the default.
-      slotsRefreshInterval: 2000,
-    });
+    return openRedis(this.target);
   }
 
   async onApplicationShutdown(): Promise<void> {
@@ -55,4 +41,22 @@ export class RedisConnections implements OnApplicationShutdown {
     // down first.
     this.shared?.disconnect();
   }
+}
+
+/**
+ * A client for `target`, one server's or a cluster's, which the caller closes. `options` apply to
+ * each connection (to every node of a cluster). @defaultValue commands wait while Redis is unreachable
+ */
+export function openRedis(
+  target: RedisTarget,
+  options: RedisOptions = { maxRetriesPerRequest: null },
+): Redis | Cluster {
+  if (!target.cluster) return new Redis(target.url, options);
+  const { username, password } = target;
+  return new Cluster(target.nodes, {
+    lazyConnect: options.lazyConnect,
+    redisOptions: { ...options, username, password, tls: target.tls ? {} : undefined },
+    // A node that restarts (or fails over) moves slots: look again soon rather than after the default.
+    slotsRefreshInterval: 2000,
+  });
 }

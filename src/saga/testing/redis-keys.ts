@@ -1,4 +1,6 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { openRedis } from '../redis/redis-connections.js';
+import { parseRedisUrl } from '../redis/redis-target.js';
 
 /** Deletes every key under `${prefix}:` with SCAN and DEL: not atomic, like a partial loss of Redis data. */
 export async function wipeRedisPrefix(redis: Redis, prefix: string): Promise<number> {
@@ -12,13 +14,15 @@ export async function wipeRedisPrefix(redis: Redis, prefix: string): Promise<num
   return deleted;
 }
 
-/** Deletes every key under `${prefix}:`, with a connection of its own. */
+/** Deletes every key under `${prefix}:`, with a connection of its own (on each master of a cluster). */
 export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
+  const client = openRedis(parseRedisUrl(redisUrl), { maxRetriesPerRequest: 3, lazyConnect: true });
   try {
-    await redis.connect();
-    return await wipeRedisPrefix(redis, prefix);
+    await client.connect();
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    const counts = await Promise.all(nodes.map((node) => wipeRedisPrefix(node, prefix)));
+    return counts.reduce((sum, n) => sum + n, 0);
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
 }
