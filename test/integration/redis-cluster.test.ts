@@ -89,7 +89,8 @@ describe('Redis Cluster (REDIS_URL with several seed nodes)', () => {
     const stopped = await processes[2].stop('SIGTERM');
     assert.deepEqual(stopped, { code: 0, signal: null }, processes[2].describe());
     await killAll(processes);
-    assert.ok((await deleteRedisKeys(cluster.url, tagged())) > 0, 'the engine left keys to delete');
+    // Given the prefix as the test environment knows it, untagged.
+    assert.ok((await deleteRedisKeys(cluster.url, t.queuePrefix)) > 0, 'the engine left keys to delete');
     for (const node of cluster.nodes) {
       const redis = cluster.client(node);
       try {
