@@ -23,9 +23,10 @@ export class AppModule {
     return {
       module: AppModule,
       imports: [
-        DatabaseModule.forRoot(config.DATABASE_URL),
+        DatabaseModule.forRoot(config.DATABASE_URL, config.DATABASE_POOLING),
         SagaModule.forRoot({
           databaseUrl: config.DATABASE_URL,
+          pooling: config.DATABASE_POOLING,
           // The engine's tables, in schema `saga`, are migrated here; the application's by prepareDatabase().
           migrate: true,
           redisUrl: config.REDIS_URL,

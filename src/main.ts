@@ -1,7 +1,7 @@
-import { loadConfig } from './config/app-config.js';
+import { loadConfigOrExit } from './config/app-config.js';
 import { serve } from './serve.js';
 
-serve(loadConfig()).catch((error: Error) => {
-  console.error(error.name === 'ConfigError' ? error.message : error);
+serve(loadConfigOrExit()).catch((error: unknown) => {
+  console.error(error);
   process.exit(1);
 });

@@ -1,13 +1,15 @@
 import { z } from 'zod';
 
 /** A whole number in a range; unlike z.coerce, rejects blanks and fractions instead of reading them as numbers. */
-const wholeNumber = (min: number, max: number, fallback: number) =>
-  z
+const wholeNumber = (min: number, max: number, fallback: number) => {
+  const message = `must be a whole number from ${min} to ${max}`;
+  return z
     .string()
-    .regex(/^\d+$/, 'must be a whole number')
+    .regex(/^\d+$/, message)
     .transform(Number)
-    .pipe(z.number().min(min).max(max))
+    .pipe(z.number().min(min, message).max(max, message))
     .default(fallback);
+};
 
 const DURATION_UNIT_MS = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
 
@@ -31,50 +33,86 @@ const retention = z
   )
   .default(30 * DURATION_UNIT_MS.d);
 
+const oneOf = <const T extends readonly [string, ...string[]]>(values: T, fallback: T[number]) =>
+  z.enum(values, { error: `must be one of ${values.join(', ')}` }).default(fallback);
+
+const databaseUrl = z
+  .string()
+  .regex(/^postgres(ql)?:\/\/.+\/[^/?]+/, 'must be a postgres:// URL that names a database');
+
+/** The schema of the environment: one entry per variable, each with the message a bad value prints. */
 const envSchema = z.object({
-  DATABASE_URL: z
-    .string()
-    .regex(/^postgres(ql)?:\/\/.+\/[^/?]+/, 'must be a postgres:// URL that names a database')
-    .default('postgres://postgres@127.0.0.1:5432/sagas'),
+  // Connections
+  DATABASE_URL: databaseUrl.default('postgres://postgres@127.0.0.1:5432/sagas'),
+  DATABASE_POOLING: oneOf(['session', 'transaction'], 'session'),
   REDIS_URL: z
     .string()
-    .regex(/^rediss?:\/\/\S+$/, 'must be a redis:// or rediss:// URL')
+    .regex(
+      /^(rediss?:\/\/[^\s,]+(,rediss?:\/\/[^\s,]+)*|redis-cluster:\/\/[^\s,/]+(,[^\s,/]+)*)$/,
+      'must be a redis:// or rediss:// URL, several of them separated by "," (the seed nodes of a Redis Cluster), ' +
+        'or redis-cluster://host:port,host:port',
+    )
     .default('redis://127.0.0.1:6379'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(
+      /^(?=.{1,64}$)[A-Za-z0-9_.:-]*(\{[A-Za-z0-9_.:-]+\}[A-Za-z0-9_.:-]*)?$/,
+      'must be 1-64 letters, digits, "_", ".", ":" or "-", with at most one {hash tag} such as {saga}',
+    )
+    .default('saga'),
+  // Process
   PORT: wholeNumber(0, 65535, 3000),
-  SAGA_ROLE: z.enum(['all', 'api', 'worker']).default('all'),
+  SAGA_ROLE: oneOf(['all', 'api', 'worker'], 'all'),
   API_KEY: z
     .string()
     .regex(/^[\x21-\x7e]+$/, 'must be visible ASCII characters without spaces (it goes in a header)')
     .optional(),
-  QUEUE_PREFIX: z
-    .string()
-    .regex(/^[A-Za-z0-9_.:-]{1,64}$/, 'must be 1-64 letters, digits, "_", ".", ":" or "-"')
-    .default('saga'),
   DATABASE_POOL_SIZE: wholeNumber(1, 500, 10),
   WORKER_CONCURRENCY: wholeNumber(1, 1000, 50),
   LOCK_DURATION_MS: wholeNumber(1000, 600_000, 5000),
   SHUTDOWN_GRACE_MS: wholeNumber(0, 600_000, 10_000),
   SAGA_RETENTION: retention,
-  LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  LOG_LEVEL: oneOf(['error', 'warn', 'log', 'debug', 'verbose'], 'log'),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;
 
+/** A bad environment: `issues` holds one line per bad variable, `VARIABLE: what it must be`. */
 export class ConfigError extends Error {
-  constructor(issues: string[]) {
-    super(`Invalid configuration:\n${issues.map((i) => `  - ${i}`).join('\n')}`);
+  constructor(readonly issues: string[]) {
+    super(`Invalid configuration:\n${issues.map((issue) => `  ${issue}`).join('\n')}`);
     this.name = 'ConfigError';
   }
 }
 
-/** Reads the environment once at boot; an unset or empty variable takes its default. */
+/**
+ * Reads the environment once at boot; an unset or empty variable takes its default. Values are not
+ * repeated in the messages: DATABASE_URL, REDIS_URL and API_KEY may hold secrets.
+ */
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): AppConfig {
   const present = Object.fromEntries(
     Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
   );
   const parsed = envSchema.safeParse(present);
-  if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((issue) => `${issue.path.join('.')}: ${issue.message}`));
+  if (parsed.success) return parsed.data;
+  const byVariable = new Map<string, string>();
+  for (const issue of parsed.error.issues) {
+    const variable = issue.path.join('.');
+    if (!byVariable.has(variable)) byVariable.set(variable, `${variable}: ${issue.message}`);
   }
-  return parsed.data;
+  throw new ConfigError([...byVariable.values()]);
+}
+
+/**
+ * `loadConfig()` for an entry point: a bad environment prints its messages alone (no stack trace,
+ * which would say nothing the messages do not) and exits 1.
+ */
+export function loadConfigOrExit(env: NodeJS.ProcessEnv = process.env): AppConfig {
+  try {
+    return loadConfig(env);
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    console.error(error.message);
+    process.exit(1);
+  }
 }

@@ -1,6 +1,7 @@
 import type { RetryOptions } from './definition/retry-policy.js';
 import type { HandlerDefaults } from './definition/build-saga-definition.js';
 import { DEFAULT_RETRY_POLICY, resolveRetryPolicy } from './definition/retry-policy.js';
+import { keyPrefixFor, parseRedisUrl } from './redis/redis-target.js';
 import { resolveSagaSchemaName } from './store/saga-schema-name.js';
 import { SagaOptionsError } from './errors/saga-options.error.js';
 
@@ -8,6 +9,9 @@ const THIRTY_DAYS_MS = 30 * 24 * 60 * 60 * 1000;
 
 /** Which parts of the engine run in this process. */
 export type SagaRole = 'all' | 'api' | 'worker';
+
+/** `session`: each connection is a Postgres session of its own; `transaction`: a transaction pooler's. */
+export type DatabasePooling = 'session' | 'transaction';
 
 export interface SagaModuleOptions {
   /** Postgres connection string; the database must exist (and be migrated, unless `migrate` is set). */
@@ -18,14 +22,28 @@ export interface SagaModuleOptions {
    */
   schema?: string;
   /**
-   * Apply the engine's migrations to `schema` at start, before the engine touches it, under an
-   * advisory lock (so processes may start together). Leave it off to migrate in a deployment step
+   * Apply the engine's migrations to `schema` at start, before the engine touches it, in one
+   * transaction under an advisory lock (so processes may start together, through PgBouncer too).
+   * Leave it off to migrate in a deployment step
    * instead, with `migrateSagaSchema()`. @defaultValue false
    */
   migrate?: boolean;
-  /** Redis connection string for BullMQ. */
+  /**
+   * How the connections of `databaseUrl` reach Postgres. `transaction`: through a pooler in
+   * transaction mode (PgBouncer `pool_mode = transaction`), which gives each transaction any server
+   * connection: the engine then prepares no named statements and sets nothing on its connections
+   * (claims then commit durably, one WAL flush each). @defaultValue 'session'
+   */
+  pooling?: DatabasePooling;
+  /**
+   * Redis connection string: `redis://host:port` (or `rediss://`), or a Redis Cluster's seed nodes,
+   * `redis://host:port,redis://host:port` or `redis-cluster://host:port,host:port`.
+   */
   redisUrl: string;
-  /** Prefix of every BullMQ key, so several deployments or test runs can share one Redis. @defaultValue 'saga' */
+  /**
+   * Prefix of every Redis key and channel, so several deployments or test runs can share one Redis.
+   * On a cluster it is wrapped in a hash tag (`{saga}`) unless it has one. @defaultValue 'saga'
+   */
   queuePrefix?: string;
   /**
    * `api` serves the saga routes and runs no steps; `worker` runs steps and the reconciler and
@@ -76,8 +94,9 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     databaseUrl: options.databaseUrl,
     schema: resolveSagaSchemaName(options.schema),
     migrate: options.migrate ?? false,
+    pooling: options.pooling ?? 'session',
     redisUrl: options.redisUrl,
-    queuePrefix: options.queuePrefix ?? 'saga',
+    queuePrefix: keyPrefixFor(parseRedisUrl(options.redisUrl), options.queuePrefix ?? 'saga'),
     role: options.role ?? 'all',
     concurrency: options.concurrency ?? 50,
     databasePoolSize: options.databasePoolSize ?? 10,

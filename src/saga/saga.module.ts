@@ -15,7 +15,7 @@ import { SagaMetadataAccessor } from './definition/saga-metadata.accessor.js';
 import { SagaRegistry } from './definition/saga-registry.js';
 import { CancellationBus } from './execution/cancellation-bus.js';
 import { SagaDispatcher } from './execution/saga-dispatcher.js';
-import { bullConnection, SAGA_QUEUE } from './execution/saga-queue.js';
+import { SAGA_QUEUE } from './execution/saga-queue.js';
 import { LimitedQueues } from './execution/limited-queues.js';
 import { SagaReconciler } from './execution/saga-reconciler.js';
 import { SagaRetention } from './execution/saga-retention.js';
@@ -32,6 +32,7 @@ import {
   type ResolvedSagaModuleOptions,
   type SagaModuleOptions,
 } from './saga-module-options.js';
+import { RedisConnections } from './redis/redis-connections.js';
 import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
@@ -47,7 +48,7 @@ export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> 
   inject?: (string | symbol | (abstract new (...args: never[]) => unknown))[];
 }
 
-/** Holds the resolved options, so that both the engine and its BullMQ connection can inject them. */
+/** Holds the resolved options and the Redis connections, so that both the engine and BullMQ can inject them. */
 @Module({})
 class SagaOptionsModule {}
 
@@ -72,8 +73,9 @@ export class SagaModule {
           useFactory: async (...args: unknown[]) =>
             resolveSagaModuleOptions(await options.useFactory(...args)),
         },
+        RedisConnections,
       ],
-      exports: [SAGA_MODULE_OPTIONS],
+      exports: [SAGA_MODULE_OPTIONS, RedisConnections],
     };
     return {
       module: SagaModule,
@@ -82,8 +84,8 @@ export class SagaModule {
         optionsModule,
         BullModule.forRootAsync({
           imports: [optionsModule],
-          inject: [SAGA_MODULE_OPTIONS],
-          useFactory: (resolved: ResolvedSagaModuleOptions) => bullConnection(resolved),
+          inject: [RedisConnections],
+          useFactory: (redis: RedisConnections) => redis.bullOptions(),
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],

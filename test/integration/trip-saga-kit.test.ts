@@ -2,24 +2,13 @@ import { fileURLToPath } from 'node:url';
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { TripModule } from '../../sagas/trip/trip.module.js';
-import type { z } from 'zod';
 import type { TripInput } from '../../sagas/trip/trip.input.js';
 import { DatabaseModule } from '../../src/database/database.module.js';
 import { SagaTestKit, type SagaView } from '../../src/saga/testing/index.js';
+import { tripInput } from '../support/sagas.js';
 
 const DAY = 24 * 60 * 60_000;
 const APPROVED = { approved: true, by: 'ops' };
-
-/** A trip of its own (its bookings and payment are found by its trip id), as it is sent. */
-const trip = (): z.input<typeof TripInput> => ({
-  tripId: `trip-${Math.random().toString(36).slice(2)}`,
-  travelerId: 'traveler-1',
-  flight: { from: 'LHR', to: 'LIS' },
-  hotel: { city: 'Lisbon', nights: 3 },
-  car: { class: 'compact' },
-  amount: 980,
-  card: '4242424242424242',
-});
 
 /**
  * The trip saga with the test kit, as its author would test it: approved with `signal`, its day of
@@ -74,7 +63,7 @@ describe('trip saga, with the test kit', () => {
   }
 
   it('books, waits for the approval sent with signal(), pays with its child saga and issues the tickets once', async () => {
-    const id = await kit.start('trip', trip());
+    const id = await kit.start('trip', tripInput());
     const waiting = await kit.runUntilWaiting(id, 'approval');
     for (const name of ['bookFlight', 'bookHotel', 'rentCar'])
       assert.equal(stepOf(waiting, name).status, 'completed');
@@ -94,7 +83,7 @@ describe('trip saga, with the test kit', () => {
 
   it('without an approval, gives up after its day of waiting (skipped), and cancels each booking once', async () => {
     const startedAt = Date.now();
-    const saga = await kit.runToEnd(await kit.start('trip', trip()));
+    const saga = await kit.runToEnd(await kit.start('trip', tripInput()));
     assert.deepEqual([saga.status, saga.error?.name], ['compensated', 'SignalTimeout']);
     assert.ok(Date.now() - startedAt < 10_000, `took ${Date.now() - startedAt} ms`);
     const records = await recordsOf(saga);
@@ -106,7 +95,7 @@ describe('trip saga, with the test kit', () => {
   });
 
   it("survives a crash at every boundary of every unit of work, its payment saga's too, approved in each run", async () => {
-    const report = await kit.exploreCrashes('trip', trip, {
+    const report = await kit.exploreCrashes('trip', tripInput, {
       status: 'completed',
       signals: [{ name: 'approval', payload: APPROVED }],
       check: assertBookedOnce,

@@ -4,7 +4,7 @@
 // process that registers only some versions of a saga, say.
 import type { DynamicModule, Type } from '@nestjs/common';
 import { SAGA_MODULES } from '../../src/app.module.js';
-import { loadConfig } from '../../src/config/app-config.js';
+import { loadConfigOrExit } from '../../src/config/app-config.js';
 import { serve } from '../../src/serve.js';
 import { ScheduledSagasModule } from './fixtures/scheduled.saga.js';
 import { ScriptedSagaModule } from './fixtures/scripted.saga.js';
@@ -29,7 +29,7 @@ function sagaModules(names = 'app,scripted'): (Type | DynamicModule)[] {
   });
 }
 
-serve(loadConfig(), sagaModules(process.env.TEST_SAGA_MODULES)).catch((error: Error) => {
+serve(loadConfigOrExit(), sagaModules(process.env.TEST_SAGA_MODULES)).catch((error: Error) => {
   console.error(error);
   process.exit(1);
 });

@@ -139,6 +139,14 @@ describe('loadConfig', () => {
     ['API_KEY', 'clé'],
     ['QUEUE_PREFIX', 'has space'],
     ['QUEUE_PREFIX', 'x'.repeat(65)],
+    ['QUEUE_PREFIX', '{}'],
+    ['QUEUE_PREFIX', 'saga{'],
+    ['QUEUE_PREFIX', '{a}{b}'],
+    ['REDIS_URL', 'redis://a:1,'],
+    ['REDIS_URL', 'redis://a:1,b:2'],
+    ['REDIS_URL', 'redis-cluster://'],
+    ['REDIS_URL', 'redis-cluster://a:1/0'],
+    ['DATABASE_POOLING', 'statement'],
     ['WORKER_CONCURRENCY', '0'],
     ['WORKER_CONCURRENCY', '1001'],
     ['WORKER_CONCURRENCY', 'many'],
@@ -167,6 +175,30 @@ describe('loadConfig', () => {
   it('accepts any API key that fits in a header, and prefixes with ":"', () => {
     assert.equal(loadConfig({ API_KEY: 'k' }).API_KEY, 'k');
     assert.equal(loadConfig({ QUEUE_PREFIX: 'team:saga' }).QUEUE_PREFIX, 'team:saga');
+  });
+
+  it('a Redis Cluster as seed URLs or redis-cluster://, and a hash-tagged prefix', () => {
+    for (const url of [
+      'redis://a:7000,redis://b:7001',
+      'rediss://u:p@a:7000,rediss://u:p@b:7000',
+      'redis-cluster://a:7000,b:7001',
+    ])
+      assert.equal(loadConfig({ REDIS_URL: url }).REDIS_URL, url);
+    for (const prefix of ['{saga}', 'team:{saga}', '{team}:saga'])
+      assert.equal(loadConfig({ QUEUE_PREFIX: prefix }).QUEUE_PREFIX, prefix);
+  });
+
+  it('DATABASE_POOLING is session by default, or transaction (PgBouncer)', () => {
+    assert.equal(loadConfig({}).DATABASE_POOLING, 'session');
+    assert.equal(loadConfig({ DATABASE_POOLING: 'transaction' }).DATABASE_POOLING, 'transaction');
+  });
+
+  it('one line per bad variable, even when a value breaks several rules', () => {
+    const error = assertRejected({ PORT: '-1.5', SAGA_ROLE: 'both' }, 'PORT');
+    assert.deepEqual(error.issues, [
+      'PORT: must be a whole number from 0 to 65535',
+      'SAGA_ROLE: must be one of all, api, worker',
+    ]);
   });
 
   it('a whitespace-only PORT is rejected, not read as port 0', () => {

@@ -7,7 +7,8 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { within } from './patiently.js';
 import { SAGA_QUEUE } from './saga-queue.js';
@@ -22,20 +23,22 @@ import { StepInvoker } from './step-invoker.js';
 @Injectable()
 export class CancellationBus implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('CancellationBus');
-  private subscriber?: Redis;
+  private subscriber?: Redis | Cluster;
   private readonly channel: string;
 
   constructor(
     @InjectQueue(SAGA_QUEUE) private readonly queue: Queue,
     private readonly invoker: StepInvoker,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
+    private readonly redis: RedisConnections,
   ) {
     this.channel = `${options.queuePrefix}:cancelled-sagas`;
   }
 
   onApplicationBootstrap(): void {
     if (this.options.role === 'api') return;
-    this.subscriber = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    // On a cluster, a PUBLISH reaches the subscribers of every node, so any node will do.
+    this.subscriber = this.redis.connect();
     this.subscriber.on('error', () => undefined); // reconnects by itself; /health reports Redis
     this.subscriber.on('message', (_channel, sagaId: string) => this.invoker.signalCancel(sagaId));
     this.subscriber.subscribe(this.channel).catch((error: Error) => this.logger.warn(error.message));

@@ -9,7 +9,8 @@ import type {
 import { SagaRegistry } from '../definition/saga-registry.js';
 import { unitKey } from '../machine/saga-snapshot.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
-import { bullConnection, SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
+import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 
 /** The queue that carries the attempts of one limited handler, and nothing else. */
 export interface LimitedQueue {
@@ -42,6 +43,7 @@ export class LimitedQueues implements OnApplicationShutdown {
   constructor(
     @InjectQueue(SAGA_QUEUE) readonly shared: Queue<UnitJobData>,
     private readonly registry: SagaRegistry,
+    private readonly redis: RedisConnections,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
   ) {}
 
@@ -136,7 +138,7 @@ export class LimitedQueues implements OnApplicationShutdown {
   }
 
   private openQueue(name: string): Queue<UnitJobData> {
-    const queue = new Queue<UnitJobData>(name, bullConnection(this.options));
+    const queue = new Queue<UnitJobData>(name, this.redis.bullOptions());
     for (const listener of this.errorListeners) queue.on('error', listener);
     return queue;
   }

@@ -36,14 +36,6 @@ export interface UnitJobData {
   committedAt?: number;
 }
 
-/** How every queue and worker of the engine reaches Redis: one place to change it for all of them. */
-export const bullConnection = (
-  options: Pick<ResolvedSagaModuleOptions, 'redisUrl' | 'queuePrefix'>,
-): { connection: ConnectionOptions; prefix: string } => ({
-  connection: { url: options.redisUrl },
-  prefix: options.queuePrefix,
-});
-
 /** Deterministic, so that enqueueing the same unit twice (relay and reconciler) makes one job. */
 export const unitJobId = (sagaId: string, unit: string, seq: number): string => `${sagaId}-${unit}-${seq}`;
 

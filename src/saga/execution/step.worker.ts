@@ -12,6 +12,7 @@ import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { toSagaError } from '../errors/saga-error.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
 import { AttemptsExhaustedError } from '../errors/attempts-exhausted.error.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { WorkerShutdownError } from '../errors/worker-shutdown.error.js';
 import { SagaEventLog } from '../observability/saga-event-log.js';
 import { SagaMetrics } from '../observability/saga-metrics.js';
@@ -21,7 +22,7 @@ import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { SagaVersionGate } from './saga-version-gate.js';
 import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
-import { bullConnection, SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
+import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
 import { evenRateLimiter } from './even-rate-limiter.js';
 import { LimitedQueues } from './limited-queues.js';
 import { decide } from '../machine/decide.js';
@@ -57,6 +58,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly cancellations: CancellationBus,
     private readonly versions: SagaVersionGate,
     private readonly queues: LimitedQueues,
+    private readonly redis: RedisConnections,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
     @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
@@ -85,7 +87,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     options: Pick<WorkerOptions, 'concurrency' | 'limiter'>,
   ): Worker<UnitJobData> {
     const worker = new Worker<UnitJobData>(queue, (job, token) => this.process(job, token), {
-      ...bullConnection(this.options),
+      ...this.redis.bullOptions(),
       ...options,
       lockDuration: this.options.lockDurationMs,
       // A killed worker's jobs are found by the others' stalled checks, so check as often as locks expire.

@@ -69,9 +69,9 @@ export class ScheduleStore {
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(rows)}::text::jsonb)
           AS s(id text, saga text, cron text, timezone text, "nextFireAt" timestamptz)
       ), gone AS (
-        DELETE FROM saga_schedules WHERE saga_name IN ${sql(sagas)} AND id NOT IN (SELECT id FROM s)
+        DELETE FROM ${this.database.table.schedules} WHERE saga_name IN ${sql(sagas)} AND id NOT IN (SELECT id FROM s)
       )
-      INSERT INTO saga_schedules (id, saga_name, cron, timezone, next_fire_at)
+      INSERT INTO ${this.database.table.schedules} (id, saga_name, cron, timezone, next_fire_at)
       SELECT id, saga, cron, timezone, "nextFireAt" FROM s
       ON CONFLICT (id) DO UPDATE SET
         saga_name = excluded.saga_name, cron = excluded.cron, timezone = excluded.timezone,
@@ -85,7 +85,7 @@ export class ScheduleStore {
     if (ids.length === 0) return [];
     const { sql } = this.database;
     const rows = await sql<RawRow[]>`
-      SELECT ${sql.unsafe(ROW_COLUMNS)} FROM saga_schedules WHERE id IN ${sql(ids)} ORDER BY id`;
+      SELECT ${sql.unsafe(ROW_COLUMNS)} FROM ${this.database.table.schedules} WHERE id IN ${sql(ids)} ORDER BY id`;
     return rows.map(toRow);
   }
 
@@ -94,7 +94,7 @@ export class ScheduleStore {
     const { sql } = this.database;
     const [row] = await sql<{ ms: number | null }[]>`
       SELECT greatest(0, extract(epoch FROM min(next_fire_at) - now()) * 1000)::float8 AS ms
-      FROM saga_schedules WHERE id IN ${sql(ids)}`;
+      FROM ${this.database.table.schedules} WHERE id IN ${sql(ids)}`;
     return row.ms ?? undefined;
   }
 
@@ -109,13 +109,13 @@ export class ScheduleStore {
   ): Promise<number> {
     return this.database.sql.begin(async (tx: StoreSql) => {
       const due = await tx<(RawRow & { now: string | Date })[]>`
-        SELECT ${tx.unsafe(ROW_COLUMNS)}, now() AS now FROM saga_schedules
+        SELECT ${tx.unsafe(ROW_COLUMNS)}, now() AS now FROM ${this.database.table.schedules}
         WHERE id IN ${tx(ids)} AND next_fire_at <= now()
         ORDER BY id FOR UPDATE SKIP LOCKED`;
       for (const row of due) {
         const { fireAt, nextFireAt, sagaId } = await fire(toRow(row), new Date(row.now));
         await tx`
-          UPDATE saga_schedules SET next_fire_at = ${nextFireAt.toISOString()}::timestamptz,
+          UPDATE ${this.database.table.schedules} SET next_fire_at = ${nextFireAt.toISOString()}::timestamptz,
             last_fire_at = ${fireAt.toISOString()}::timestamptz,
             last_saga_id = coalesce(${sagaId}::uuid, last_saga_id), fires = fires + (${sagaId}::uuid IS NOT NULL)::int
           WHERE id = ${row.id}`;

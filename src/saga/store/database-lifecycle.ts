@@ -4,7 +4,7 @@ import postgres from 'postgres';
 
 export async function createDatabaseIfMissing(databaseUrl: string): Promise<void> {
   const name = databaseName(databaseUrl);
-  const admin = postgres(withDatabase(databaseUrl, 'postgres'), { max: 1, onnotice: () => undefined });
+  const admin = adminClient(databaseUrl);
   try {
     const [exists] = await admin`SELECT 1 FROM pg_database WHERE datname = ${name}`;
     if (!exists) {
@@ -20,12 +20,21 @@ export async function createDatabaseIfMissing(databaseUrl: string): Promise<void
 }
 
 export async function dropDatabase(databaseUrl: string): Promise<void> {
-  const admin = postgres(withDatabase(databaseUrl, 'postgres'), { max: 1, onnotice: () => undefined });
+  const admin = adminClient(databaseUrl);
   try {
     await admin.unsafe(`DROP DATABASE IF EXISTS ${quoteIdentifier(databaseName(databaseUrl))} WITH (FORCE)`);
   } finally {
     await admin.end();
   }
+}
+
+/** A connection to the server's `postgres` database; unnamed statements, so that it works through a pooler too. */
+function adminClient(databaseUrl: string): postgres.Sql {
+  return postgres(withDatabase(databaseUrl, 'postgres'), {
+    max: 1,
+    prepare: false,
+    onnotice: () => undefined,
+  });
 }
 
 function databaseName(databaseUrl: string): string {

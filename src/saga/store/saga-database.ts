@@ -19,6 +19,8 @@ export class SagaDatabase implements OnApplicationShutdown {
   readonly db: PostgresJsDatabase;
   /** The engine's tables in the configured schema, for the query builder. */
   readonly tables: ReturnType<typeof sagaTables>;
+  /** The same tables' schema-qualified names, for hand-written statements: `FROM ${table.sagas} s`. */
+  readonly table: Record<'sagas' | 'units' | 'events' | 'signals' | 'schedules', postgres.Helper<string>>;
 
   /** Migrates the engine's schema first when the options ask for it, so that no statement meets an older one. */
   static async open(options: ResolvedSagaModuleOptions): Promise<SagaDatabase> {
@@ -28,19 +30,23 @@ export class SagaDatabase implements OnApplicationShutdown {
 
   constructor(options: ResolvedSagaModuleOptions) {
     const claimPoolSize = Math.max(1, Math.floor(options.databasePoolSize / 3));
+    const pooled = options.pooling === 'transaction';
     const common = {
       onnotice: () => undefined,
-      // Every statement of the engine reads rows by key. Its prepared statements keep the plan made
-      // for the first few calls, often on a nearly empty table, where a sequential scan is cheapest;
-      // as the table grows that plan would cost a scan of every saga per batch. Without sequential
-      // scans the cached plan is an index lookup at any size.
+      // A transaction pooler (PgBouncer, pool_mode=transaction) hands each transaction whichever server
+      // connection is free: a statement prepared on one is unknown on the next, and settings made at
+      // connect time are refused or lost. So no named statements there, and no connection settings.
+      prepare: !pooled,
+      // Session pooling: every statement of the engine reads rows by key. Its prepared statements keep
+      // the plan made for the first few calls, often on a nearly empty table, where a sequential scan
+      // is cheapest; as the table grows that plan would cost a scan of every saga per batch. Without
+      // sequential scans the cached plan is an index lookup at any size. (Unprepared statements are
+      // planned for each call, with the table's current size.)
       //
-      // The store's statements name the engine's tables without a schema, and these connections
-      // see only the engine's schema (and pg_catalog). One setting serves every hand-written
-      // statement, where qualifying them would put the schema into some twenty table references,
-      // and one forgotten would quietly resolve in the default search_path, in the application's
-      // public schema, perhaps to a table of the same name. (The query builder qualifies anyway.)
-      connection: { enable_seqscan: 'off', search_path: options.schema },
+      // The engine names its tables with their schema (see `table`): the search_path holds only
+      // pg_catalog, so that a statement naming a table without its schema fails in every test instead
+      // of resolving, through a pooler, in the application's public schema.
+      connection: pooled ? {} : { enable_seqscan: 'off', search_path: 'pg_catalog' },
       // The engine uses no custom or array types, so it skips the catalog query on each connect
       // (which, without sequential scans, is slow).
       fetch_types: false,
@@ -54,10 +60,19 @@ export class SagaDatabase implements OnApplicationShutdown {
     this.claimSql = postgres(options.databaseUrl, {
       ...common,
       max: claimPoolSize,
-      connection: { ...common.connection, synchronous_commit: 'off' },
+      // Through a transaction pooler claims commit durably: a session setting would not stay with them.
+      connection: pooled ? {} : { ...common.connection, synchronous_commit: 'off' },
     });
     this.db = drizzle({ client: this.sql });
     this.tables = sagaTables(pgSchema(options.schema));
+    const qualified = (name: string) => this.sql(`${options.schema}.${name}`);
+    this.table = {
+      sagas: qualified('sagas'),
+      units: qualified('saga_units'),
+      events: qualified('saga_events'),
+      signals: qualified('saga_signals'),
+      schedules: qualified('saga_schedules'),
+    };
   }
 
   async onApplicationShutdown(): Promise<void> {

@@ -29,24 +29,24 @@ export class SagaRetentionStore {
    * workers share the work without waiting for each other.
    */
   async deleteFinished(retentionMs: number, limit: number): Promise<number> {
-    const { sql } = this.database;
+    const { sql, table } = this.database;
     const cutoffId = firstUuidV7Of(new Date(Date.now() - retentionMs));
     const rows = await sql`
       WITH doomed AS (
-        SELECT s.id FROM sagas s
+        SELECT s.id FROM ${table.sagas} s
         WHERE s.status IN ${sql(FINISHED)} AND s.id < ${cutoffId}::uuid
           AND s.completed_at < now() - ${retentionMs} * interval '1 millisecond'
-          AND (s.parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM sagas p WHERE p.id = s.parent_id))
+          AND (s.parent_id IS NULL OR NOT EXISTS (SELECT 1 FROM ${table.sagas} p WHERE p.id = s.parent_id))
         LIMIT ${limit}
         FOR UPDATE OF s SKIP LOCKED
       ), events AS (
-        DELETE FROM saga_events e USING doomed WHERE e.saga_id = doomed.id
+        DELETE FROM ${table.events} e USING doomed WHERE e.saga_id = doomed.id
       ), units AS (
-        DELETE FROM saga_units u USING doomed WHERE u.saga_id = doomed.id
+        DELETE FROM ${table.units} u USING doomed WHERE u.saga_id = doomed.id
       ), signals AS (
-        DELETE FROM saga_signals g USING doomed WHERE g.saga_id = doomed.id
+        DELETE FROM ${table.signals} g USING doomed WHERE g.saga_id = doomed.id
       )
-      DELETE FROM sagas s USING doomed WHERE s.id = doomed.id
+      DELETE FROM ${table.sagas} s USING doomed WHERE s.id = doomed.id
       RETURNING s.id`;
     return rows.length;
   }

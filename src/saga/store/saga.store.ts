@@ -134,6 +134,10 @@ const UNIT_CHANGE = {
 export class SagaStore {
   constructor(private readonly database: SagaDatabase) {}
 
+  private get table(): SagaDatabase['table'] {
+    return this.database.table;
+  }
+
   /**
    * Records a new saga and its units, or returns the saga already started with this idempotency
    * key, saying whether it was started with this input. Concurrent starts share one statement (and
@@ -220,7 +224,7 @@ export class SagaStore {
     const existing = taken.length
       ? await sql<(CreatedSaga & { key: string; sameInput: boolean })[]>`
           SELECT s.id, s.name, s.status, s.idempotency_key AS key, s.input = t.input AS "sameInput"
-          FROM sagas s
+          FROM ${this.table.sagas} s
           JOIN jsonb_to_recordset(${JSON.stringify(taken)}::text::jsonb) AS t(name text, key text, input jsonb)
             ON s.name = t.name AND s.idempotency_key = t.key`
       : [];
@@ -242,7 +246,7 @@ export class SagaStore {
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb)
           AS new(${sql.unsafe(recordsetColumns(NEW_SAGA))})
       ), ins AS (
-        INSERT INTO sagas (id, name, version, status, input, idempotency_key, start_at, deadline_at, parent_id,
+        INSERT INTO ${this.table.sagas} (id, name, version, status, input, idempotency_key, start_at, deadline_at, parent_id,
           parent_step)
         SELECT id, name, version, 'pending', input, key,
           coalesce(start_at::timestamptz, CASE WHEN start_in_ms > 0 THEN now() + start_in_ms * interval '1 millisecond' END),
@@ -251,14 +255,14 @@ export class SagaStore {
         ON CONFLICT (name, idempotency_key) DO NOTHING
         RETURNING id, name, status
       ), units AS (
-        INSERT INTO saga_units (saga_id, key, kind, step_index, name, step_group, step_kind, signal, status, seq,
+        INSERT INTO ${this.table.units} (saga_id, key, kind, step_index, name, step_group, step_kind, signal, status, seq,
           due_at)
         SELECT ins.id, u.key, u.kind, u.step, u.name, u."group", u.step_kind, u.signal, u.status,
           (u.due_in_ms IS NOT NULL)::int, now() + u.due_in_ms * interval '1 millisecond'
         FROM ins JOIN new ON new.id = ins.id,
           jsonb_to_recordset(new.units) AS u(${sql.unsafe(recordsetColumns(NEW_UNIT))})
       ), ev AS (
-        INSERT INTO saga_events (saga_id, type) SELECT id, 'saga_started' FROM ins
+        INSERT INTO ${this.table.events} (saga_id, type) SELECT id, 'saga_started' FROM ins
       )
       SELECT id, name, status FROM ins`;
   }
@@ -288,19 +292,19 @@ export class SagaStore {
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(ordered)}::text::jsonb)
           AS u(${sql.unsafe(recordsetColumns(UNIT_REF))})
       ), seen AS (
-        SELECT id, seq FROM sagas WHERE id = ANY(${ids}::uuid[])
+        SELECT id, seq FROM ${this.table.sagas} WHERE id = ANY(${ids}::uuid[])
       ), s AS (
-        UPDATE sagas SET
+        UPDATE ${this.table.sagas} SET
           seq = sagas.seq + 1,
           status = CASE WHEN sagas.status = 'pending' THEN 'running' ELSE sagas.status END,
           updated_at = now()
-        FROM u JOIN saga_units x ON x.saga_id = u.saga_id AND x.key = u.key
+        FROM u JOIN ${this.table.units} x ON x.saga_id = u.saga_id AND x.key = u.key
         WHERE sagas.id = ANY(${ids}::uuid[]) AND x.saga_id = ANY(${ids}::uuid[]) AND sagas.id = u.saga_id
           AND sagas.status IN ${sql(ACTIVE)}
           AND x.seq = u.seq AND x.due_at IS NOT NULL AND x.status IN ('pending', 'running')
         RETURNING sagas.*, u.key
       ), claimed AS (
-        UPDATE saga_units x SET
+        UPDATE ${this.table.units} x SET
           status = 'running', attempts = x.attempts + 1, started_at = coalesce(x.started_at, now())
         FROM s
         WHERE x.saga_id = ANY(${ids}::uuid[]) AND x.saga_id = s.id AND x.key = s.key
@@ -310,11 +314,11 @@ export class SagaStore {
           AND x.status IN ('pending', 'running') AND x.due_at IS NOT NULL
         RETURNING x.saga_id, ${sql.unsafe(UNIT_COLUMNS)}
       ), ev AS (
-        INSERT INTO saga_events (saga_id, type, step, attempt)
+        INSERT INTO ${this.table.events} (saga_id, type, step, attempt)
         SELECT saga_id, CASE WHEN kind = 'step' THEN 'step_started' ELSE 'compensation_started' END, name, attempts
         FROM claimed
       )
-      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql)} AS units, row_to_json(claimed) AS claimed,
+      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql, this.table)} AS units, row_to_json(claimed) AS claimed,
         seen.seq AS seen_seq
       FROM s JOIN seen ON seen.id = s.id LEFT JOIN claimed ON claimed.saga_id = s.id`;
     // A claim that waited for another writer's lock on the saga row updated the row as that writer
@@ -371,7 +375,7 @@ export class SagaStore {
   /** The saga as it is now, without claiming anything. */
   async snapshot(sagaId: string, sql: StoreSql = this.database.sql): Promise<SagaSnapshot | undefined> {
     const [row] = await sql<SnapshotRow[]>`
-      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql)} AS units FROM sagas s WHERE s.id = ${sagaId}`;
+      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql, this.table)} AS units FROM ${this.table.sagas} s WHERE s.id = ${sagaId}`;
     return row && toSnapshot(row);
   }
 
@@ -411,16 +415,16 @@ export class SagaStore {
   private async stopSagas(ids: string[], sql: StoreSql): Promise<DueUnit[]> {
     return sql<DueUnit[]>`
       WITH s AS (
-        UPDATE sagas SET cancel_requested = true, seq = seq + 1, updated_at = now(),
+        UPDATE ${this.table.sagas} SET cancel_requested = true, seq = seq + 1, updated_at = now(),
           status = CASE WHEN status = 'completed' THEN 'compensating' ELSE status END,
           error = CASE WHEN status = 'completed' THEN ${JSON.stringify(CANCELLED_ERROR)}::text::jsonb ELSE error END,
           completed_at = CASE WHEN status = 'completed' THEN NULL ELSE completed_at END
         WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND status IN ('pending', 'running', 'compensating', 'completed')
         RETURNING id, status, name, version
       ), ev AS (
-        INSERT INTO saga_events (saga_id, type) SELECT id, 'cancel_requested' FROM s
+        INSERT INTO ${this.table.events} (saga_id, type) SELECT id, 'cancel_requested' FROM s
       )
-      INSERT INTO saga_units (saga_id, key, kind, name, status, seq, due_at)
+      INSERT INTO ${this.table.units} (saga_id, key, kind, name, status, seq, due_at)
       SELECT id, ${unitKey.control}, 'control', ${unitKey.control}, 'waiting', 1, now() FROM s
       ON CONFLICT (saga_id, key) DO UPDATE SET status = 'waiting', seq = saga_units.seq + 1, due_at = now()
       RETURNING saga_id AS "sagaId", key AS unit, seq, 0 AS "delayMs", false AS claimed, true AS due,
@@ -431,8 +435,8 @@ export class SagaStore {
   private async wakeParent(parent: { id: string; step: number }, sql: StoreSql): Promise<DueUnit[]> {
     const keys = [unitKey.step(parent.step), unitKey.compensation(parent.step)];
     return sql<DueUnit[]>`
-      UPDATE saga_units x SET due_at = now(), seq = x.seq + 1
-      FROM sagas s
+      UPDATE ${this.table.units} x SET due_at = now(), seq = x.seq + 1
+      FROM ${this.table.sagas} s
       WHERE x.saga_id = ${parent.id} AND x.key IN ${sql(keys)} AND x.status = 'waiting' AND s.id = x.saga_id
       RETURNING x.saga_id AS "sagaId", x.key AS unit, x.seq, 0 AS "delayMs", false AS claimed, true AS due,
         s.name AS "sagaName", s.version AS "sagaVersion"`;
@@ -480,7 +484,7 @@ export class SagaStore {
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(payload)}::text::jsonb)
           AS t(${sql.unsafe(recordsetColumns(TRANSITION))})
       ), s AS (
-        UPDATE sagas SET
+        UPDATE ${this.table.sagas} SET
           seq = sagas.seq + 1, status = t.status,
           output = CASE WHEN t.set_output THEN t.output ELSE sagas.output END,
           error = CASE WHEN t.set_error THEN t.error ELSE sagas.error END,
@@ -493,7 +497,7 @@ export class SagaStore {
         SELECT t.saga_id, t.seq AS saga_seq, p.*
         FROM t JOIN s ON s.id = t.saga_id, jsonb_to_recordset(t.units) AS p(${sql.unsafe(recordsetColumns(UNIT_CHANGE))})
       ), updated AS (
-        UPDATE saga_units x SET
+        UPDATE ${this.table.units} x SET
           status = p.status,
           output = CASE WHEN p.set_output THEN p.output ELSE x.output END,
           error = CASE WHEN p.set_error THEN p.error ELSE x.error END,
@@ -509,14 +513,14 @@ export class SagaStore {
         FROM p
         WHERE x.saga_id = ANY(${ids}::uuid[]) AND x.saga_id = p.saga_id AND x.key = p.key AND p."create" IS NOT TRUE
       ), created AS (
-        INSERT INTO saga_units (saga_id, key, kind, step_index, name, status, seq, attempts, due_at,
+        INSERT INTO ${this.table.units} (saga_id, key, kind, step_index, name, status, seq, attempts, due_at,
           started_at, finished_at, output, error, ended_seq)
         SELECT p.saga_id, p.key, p.kind, p.step, p.name, p.status, (p.due_in_ms IS NOT NULL)::int, (p.start IS TRUE)::int,
           ${dueAt(sql`p.due_in_ms`)}, CASE WHEN p.start THEN now() END, CASE WHEN p.ended THEN now() END,
           p.output, p.error, CASE WHEN p.ended THEN p.saga_seq END
         FROM p WHERE p."create" IS TRUE
       ), ev AS (
-        INSERT INTO saga_events (saga_id, type, step, attempt, data)
+        INSERT INTO ${this.table.events} (saga_id, type, step, attempt, data)
         SELECT t.saga_id, e.value->>'type', e.value->>'step', (e.value->>'attempt')::int, e.value->'data'
         FROM t JOIN s ON s.id = t.saga_id, jsonb_array_elements(t.events) WITH ORDINALITY AS e(value, ord)
         ORDER BY t.saga_id, e.ord
@@ -536,7 +540,7 @@ export class SagaStore {
     return this.database.sql.begin(async (tx) => {
       // Locked first, then read by a statement of its own: a statement that waits for a row lock
       // sees the row as the other writer left it, but the rest (the units) as they were before.
-      const [locked] = await tx`SELECT id FROM sagas WHERE id = ${sagaId} FOR UPDATE`;
+      const [locked] = await tx`SELECT id FROM ${this.table.sagas} WHERE id = ${sagaId} FOR UPDATE`;
       if (!locked) return undefined;
       const saga = (await this.snapshot(sagaId, tx))!;
       const transition = await decide(saga, tx);
@@ -557,7 +561,7 @@ export class SagaStore {
     sql: StoreSql,
   ): Promise<boolean> {
     const rows = await sql`
-      INSERT INTO saga_signals (saga_id, name, idempotency_key, payload)
+      INSERT INTO ${this.table.signals} (saga_id, name, idempotency_key, payload)
       VALUES (${sagaId}, ${signal}, ${idempotencyKey ?? null}, ${JSON.stringify(payload)}::text::jsonb)
       ON CONFLICT (saga_id, idempotency_key) DO NOTHING
       RETURNING id`;
@@ -567,8 +571,8 @@ export class SagaStore {
   /** Sets the saga's cancel flag, for the transitions decided from now on. */
   async requestCancel(sagaId: string, sql: StoreSql): Promise<void> {
     await sql`
-      WITH s AS (UPDATE sagas SET cancel_requested = true, updated_at = now() WHERE id = ${sagaId} RETURNING id)
-      INSERT INTO saga_events (saga_id, type) SELECT id, 'cancel_requested' FROM s`;
+      WITH s AS (UPDATE ${this.table.sagas} SET cancel_requested = true, updated_at = now() WHERE id = ${sagaId} RETURNING id)
+      INSERT INTO ${this.table.events} (saga_id, type) SELECT id, 'cancel_requested' FROM s`;
   }
 
   /**
@@ -581,7 +585,7 @@ export class SagaStore {
     return sql<(DueUnit & UnitCursor)[]>`
       SELECT u.saga_id AS "sagaId", u.key AS unit, u.seq, 0 AS "delayMs", u.status = 'running' AS claimed,
         u.status = 'waiting' AS due, s.name AS "sagaName", s.version AS "sagaVersion", u.due_at AS "dueAt"
-      FROM sagas s JOIN saga_units u ON u.saga_id = s.id
+      FROM ${this.table.sagas} s JOIN ${this.table.units} u ON u.saga_id = s.id
       WHERE s.status IN ${sql(ACTIVE)} AND u.due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (u.due_at, u.saga_id, u.key) > (${cursor.dueAt}, ${cursor.sagaId}, ${cursor.unit})` : sql``}
       ORDER BY u.due_at, u.saga_id, u.key LIMIT ${limit}`;
@@ -692,8 +696,8 @@ const SAGA_COLUMNS =
  * The saga's units as JSON rows, for a query in which the saga row is aliased `s`; a child step's
  * with its child saga as it is now.
  */
-function unitsOf(sql: StoreSql) {
+function unitsOf(sql: StoreSql, table: SagaDatabase['table']) {
   return sql`(SELECT json_agg(u) FROM (
     SELECT ${sql.unsafe(UNIT_COLUMNS)}, c.status AS child_status, c.output AS child_output
-    FROM saga_units x LEFT JOIN sagas c ON c.id = x.child_id WHERE x.saga_id = s.id) u)`;
+    FROM ${table.units} x LEFT JOIN ${table.sagas} c ON c.id = x.child_id WHERE x.saga_id = s.id) u)`;
 }

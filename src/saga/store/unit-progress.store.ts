@@ -14,7 +14,7 @@ export class UnitProgressStore {
   async write(sagaId: string, unit: string, attempt: number, progress: unknown): Promise<void> {
     // Best effort, like the claims: a write lost in a crash is replaced by the next attempt's.
     await this.database.claimSql`
-      UPDATE saga_units SET progress = ${JSON.stringify(progress)}::text::jsonb
+      UPDATE ${this.database.table.units} SET progress = ${JSON.stringify(progress)}::text::jsonb
       WHERE saga_id = ${sagaId} AND key = ${unit} AND status = 'running' AND attempts = ${attempt}`;
   }
 }

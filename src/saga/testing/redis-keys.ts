@@ -1,4 +1,6 @@
-import { Redis } from 'ioredis';
+import { Cluster, Redis } from 'ioredis';
+import { openRedis } from '../redis/redis-connections.js';
+import { keyPrefixFor, parseRedisUrl } from '../redis/redis-target.js';
 
 /** Deletes every key under `${prefix}:` with SCAN and DEL: not atomic, like a partial loss of Redis data. */
 export async function wipeRedisPrefix(redis: Redis, prefix: string): Promise<number> {
@@ -12,13 +14,21 @@ export async function wipeRedisPrefix(redis: Redis, prefix: string): Promise<num
   return deleted;
 }
 
-/** Deletes every key under `${prefix}:`, with a connection of its own. */
+/**
+ * Deletes every key under `${prefix}:`, with a connection of its own: on a cluster, under the prefix
+ * as the engine uses it there (hash-tagged), on each master.
+ */
 export async function deleteRedisKeys(redisUrl: string, prefix: string): Promise<number> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 3, lazyConnect: true });
+  const target = parseRedisUrl(redisUrl);
+  const client = openRedis(target, { maxRetriesPerRequest: 3, lazyConnect: true });
   try {
-    await redis.connect();
-    return await wipeRedisPrefix(redis, prefix);
+    await client.connect();
+    const nodes = client instanceof Cluster ? client.nodes('master') : [client];
+    const counts = await Promise.all(
+      nodes.map((node) => wipeRedisPrefix(node, keyPrefixFor(target, prefix))),
+    );
+    return counts.reduce((sum, n) => sum + n, 0);
   } finally {
-    redis.disconnect();
+    client.disconnect();
   }
 }

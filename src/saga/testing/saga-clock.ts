@@ -90,13 +90,13 @@ export class SagaClock {
   ): Promise<ClockStep> {
     // Units whose commit has returned are on their way to Redis: let them arrive, to be rescheduled.
     await this.dispatcher.drain();
-    const { sql: db } = this.database;
+    const { sql: db, table } = this.database;
     const budget = options.budgetMs === undefined || options.budgetMs === Infinity ? null : options.budgetMs;
     const [step] = await db<(Omit<ClockStep, 'waiting'> & { waiting: boolean })[]>`
-      WITH RECURSIVE tree(id) AS (${SagaTree.members(db, options.root)}),
+      WITH RECURSIVE tree(id) AS (${SagaTree.members(this.database, options.root)}),
       live AS (
         SELECT u.saga_id, u.key, u.seq, u.status, u.due_at, u.name, s.name AS saga, s.seq AS saga_seq
-        FROM tree JOIN sagas s ON s.id = tree.id JOIN saga_units u ON u.saga_id = s.id
+        FROM tree JOIN ${table.sagas} s ON s.id = tree.id JOIN ${table.units} u ON u.saga_id = s.id
         WHERE s.status IN ${db(ACTIVE)}
       ), state AS (
         SELECT
@@ -112,7 +112,7 @@ export class SagaClock {
           AND (${options.fingerprint ?? null}::text IS NULL OR fingerprint = ${options.fingerprint ?? null}::text)
           AND least(gap, ${budget}::float8 * interval '1 millisecond') > interval '0'
       ), moved AS (
-        UPDATE saga_units x SET due_at = x.due_at - shift.by
+        UPDATE ${table.units} x SET due_at = x.due_at - shift.by
         FROM shift, live
         WHERE x.saga_id = live.saga_id AND x.key = live.key AND live.status <> 'running' AND x.due_at > now()
         RETURNING x.saga_id AS "sagaId", x.key AS unit, x.seq,
@@ -142,11 +142,11 @@ export class SagaClock {
    */
   async bringDueJobsIn(root?: string): Promise<void> {
     await this.dispatcher.drain();
-    const { sql: db } = this.database;
+    const { sql: db, table } = this.database;
     const due = await db<UnitRef[]>`
-      WITH RECURSIVE tree(id) AS (${SagaTree.members(db, root)})
+      WITH RECURSIVE tree(id) AS (${SagaTree.members(this.database, root)})
       SELECT u.saga_id AS "sagaId", u.key AS unit, u.seq
-      FROM tree JOIN sagas s ON s.id = tree.id JOIN saga_units u ON u.saga_id = s.id
+      FROM tree JOIN ${table.sagas} s ON s.id = tree.id JOIN ${table.units} u ON u.saga_id = s.id
       WHERE s.status IN ${db(ACTIVE)} AND u.due_at <= now()`;
     for (const unit of due) {
       const job = await this.queues.findJob(unitJobId(unit.sagaId, unit.unit, unit.seq));
