@@ -29,7 +29,6 @@ import { SagaMetrics } from './observability/saga-metrics.js';
 import {
   resolveSagaModuleOptions,
   SAGA_MODULE_OPTIONS,
-  type ResolvedSagaModuleOptions,
   type SagaModuleOptions,
 } from './saga-module-options.js';
 import { RedisConnections } from './redis/redis-connections.js';

@@ -1,6 +1,5 @@
-import type { ConnectionOptions, JobsOptions } from 'bullmq';
+import type { JobsOptions } from 'bullmq';
 import type { SagaSnapshot } from '../machine/saga-snapshot.js';
-import type { ResolvedSagaModuleOptions } from '../saga-module-options.js';
 
 /** The one BullMQ queue that carries every unit of every saga: its attempts and its due times. */
 export const SAGA_QUEUE = 'saga-units';
