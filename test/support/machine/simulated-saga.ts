@@ -71,6 +71,7 @@ export function definition(specs: StepSpec[], options: { deadlineMs?: number } =
     className: 'TestSaga',
     instance: {},
     steps,
+    priority: 5,
     ...options,
   };
 }
@@ -96,6 +97,7 @@ export class SimulatedSaga {
       status: SagaStatus.Pending,
       seq: 1,
       cancelRequested: false,
+      priority: 5,
       input: {},
       parent: null,
       units: units.map((u) => ({
