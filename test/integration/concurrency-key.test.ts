@@ -107,7 +107,8 @@ describe('one running saga per concurrency key', () => {
     // Its start came and the key was held: it is queued, no longer due.
     await waitFor(
       async () => {
-        const [admission] = await t.sql`SELECT due_at FROM saga_units WHERE saga_id = ${scheduled} AND key = 'key'`;
+        const [admission] =
+          await t.sql`SELECT due_at FROM saga_units WHERE saga_id = ${scheduled} AND key = 'key'`;
         return Date.now() > before + 400 && admission.due_at === null ? true : undefined;
       },
       { what: 'the scheduled saga to queue' },

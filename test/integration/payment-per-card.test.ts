@@ -46,7 +46,10 @@ describe('payment: one per card; priorities', () => {
     });
   }
 
-  async function start(role: 'all' | 'api' | 'worker', env: Record<string, string> = {}): Promise<AppProcess> {
+  async function start(
+    role: 'all' | 'api' | 'worker',
+    env: Record<string, string> = {},
+  ): Promise<AppProcess> {
     const p = await AppProcess.start({
       role,
       name: `${role}-${processes.length + 1}`,
@@ -67,7 +70,9 @@ describe('payment: one per card; priorities', () => {
    * order is known), and at the same time 20 payments of other cards, all at once.
    */
   async function startPayments(api: AppProcess): Promise<{ card: string[]; others: Promise<string[]> }> {
-    const others = Promise.all(Array.from({ length: 20 }, (_, i) => post(api, '/sagas/payment', payment(otherCard(i)))));
+    const others = Promise.all(
+      Array.from({ length: 20 }, (_, i) => post(api, '/sagas/payment', payment(otherCard(i)))),
+    );
     const card: string[] = [];
     for (let i = 0; i < 20; i++) card.push(await post(api, '/sagas/payment', payment(CARD)));
     return { card, others };
@@ -75,7 +80,9 @@ describe('payment: one per card; priorities', () => {
 
   /** Every payment completed; the card's ran one at a time in start order; the others never queued. */
   async function assertPerCard(api: AppProcess, card: string[], others: string[]): Promise<void> {
-    const ended = await Promise.all([...card, ...others].map((id) => waitForSaga(api.http, id, undefined, 60_000)));
+    const ended = await Promise.all(
+      [...card, ...others].map((id) => waitForSaga(api.http, id, undefined, 60_000)),
+    );
     assert.deepEqual(
       ended.filter((s) => s.status !== 'completed').map((s) => [s.id, s.status]),
       [],
@@ -94,46 +101,61 @@ describe('payment: one per card; priorities', () => {
     assert.deepEqual([...(await t.sql`SELECT * FROM saga_key_holders`)], []);
   }
 
-  scenario('20 payments of one card run one at a time, in start order, while 20 of other cards run at once', async () => {
-    const api = await start('all');
-    const { card, others } = await startPayments(api);
-    await assertPerCard(api, card, await others);
-  });
+  scenario(
+    '20 payments of one card run one at a time, in start order, while 20 of other cards run at once',
+    async () => {
+      const api = await start('all');
+      const { card, others } = await startPayments(api);
+      await assertPerCard(api, card, await others);
+    },
+  );
 
-  scenario('the queue of a card holds across a SIGKILL of the worker running its holder and a Redis wipe', async () => {
-    const api = await start('api');
-    const worker = await start('worker');
-    const { card, others } = await startPayments(api);
-    // The one worker runs the holder: kill it after a few payments of the card, with one running.
-    await waitFor(
-      async () => {
-        const sagas = await Promise.all(card.map(async (id) => (await api.http.get<SagaView>(`/sagas/${id}`)).body));
-        const done = sagas.filter((s) => s.status === 'completed').length;
-        return done >= 3 && sagas.some((s) => s.status === 'running') ? true : undefined;
-      },
-      { timeoutMs: 30_000, intervalMs: 5, what: 'a payment of the card to run after three completed' },
-    );
-    await worker.stop('SIGKILL');
-    await wipeRedisPrefix(t.redis, t.queuePrefix);
-    await start('worker');
-    await assertPerCard(api, card, await others);
-  });
+  scenario(
+    'the queue of a card holds across a SIGKILL of the worker running its holder and a Redis wipe',
+    async () => {
+      const api = await start('api');
+      const worker = await start('worker');
+      const { card, others } = await startPayments(api);
+      // The one worker runs the holder: kill it after a few payments of the card, with one running.
+      await waitFor(
+        async () => {
+          const sagas = await Promise.all(
+            card.map(async (id) => (await api.http.get<SagaView>(`/sagas/${id}`)).body),
+          );
+          const done = sagas.filter((s) => s.status === 'completed').length;
+          return done >= 3 && sagas.some((s) => s.status === 'running') ? true : undefined;
+        },
+        { timeoutMs: 30_000, intervalMs: 5, what: 'a payment of the card to run after three completed' },
+      );
+      await worker.stop('SIGKILL');
+      await wipeRedisPrefix(t.redis, t.queuePrefix);
+      await start('worker');
+      await assertPerCard(api, card, await others);
+    },
+  );
 
   scenario('with a backlog, priority-1 sagas finish before priority-10 sagas started earlier', async () => {
     const api = await start('api');
     const low = await Promise.all(
       Array.from({ length: 20 }, () => post(api, '/sagas/order?priority=10', orderInput())),
     );
-    const high = await Promise.all(Array.from({ length: 5 }, () => post(api, '/sagas/order?priority=1', orderInput())));
+    const high = await Promise.all(
+      Array.from({ length: 5 }, () => post(api, '/sagas/order?priority=1', orderInput())),
+    );
     // One worker taking one job at a time works the backlog off.
     await start('worker', { WORKER_CONCURRENCY: '1' });
-    const ended = await Promise.all([...low, ...high].map((id) => waitForSaga(api.http, id, undefined, 60_000)));
+    const ended = await Promise.all(
+      [...low, ...high].map((id) => waitForSaga(api.http, id, undefined, 60_000)),
+    );
     assert.ok(ended.every((s) => s.status === 'completed'));
     const finished = (s: SagaView) => Date.parse(s.completedAt!);
     const lastHigh = Math.max(...ended.slice(20).map(finished));
     const lowBefore = ended.slice(0, 20).filter((s) => finished(s) < lastHigh);
     // A unit the worker's commit enqueues reaches Redis just after the worker asks for its next job:
     // a low one may slip in then, and rarely more than one low saga finishes before the last high one.
-    assert.ok(lowBefore.length <= 2, `${lowBefore.length} priority-10 sagas finished before the last priority-1 saga`);
+    assert.ok(
+      lowBefore.length <= 2,
+      `${lowBefore.length} priority-10 sagas finished before the last priority-1 saga`,
+    );
   });
 });

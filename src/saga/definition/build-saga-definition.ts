@@ -24,7 +24,9 @@ const sagaOptionsSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"'),
   version: z.int().min(1).optional(),
   deadlineMs: z.int().min(100).max(2_147_483_647).optional(),
-  concurrencyKey: z.custom<(input: unknown) => unknown>((v) => typeof v === 'function', 'must be a function').optional(),
+  concurrencyKey: z
+    .custom<(input: unknown) => unknown>((v) => typeof v === 'function', 'must be a function')
+    .optional(),
   priority: z.int().min(SAGA_PRIORITY.first).max(SAGA_PRIORITY.last).optional(),
   input: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema'),
 });

@@ -43,7 +43,19 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   private readonly adds = new MicroBatcher<DispatchUnit, void>(
     async (units) => {
       const jobs = units.map(
-        ({ sagaId, unit, seq, delayMs, claimed, due, sagaName, sagaVersion, priority, snapshot, committedAt }) => ({
+        ({
+          sagaId,
+          unit,
+          seq,
+          delayMs,
+          claimed,
+          due,
+          sagaName,
+          sagaVersion,
+          priority,
+          snapshot,
+          committedAt,
+        }) => ({
           name: 'unit',
           data: {
             sagaId,

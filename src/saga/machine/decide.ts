@@ -180,7 +180,8 @@ class NextTransition {
   due(unit: UnitSnapshot): void {
     if (unit.kind === UnitKind.Control) return this.controlDue(unit);
     // The saga holds its concurrency key (the worker took it, or was handed it, before deciding).
-    if (unit.kind === UnitKind.Admission) return this.change(unit, { status: UnitStatus.Completed, dueInMs: null });
+    if (unit.kind === UnitKind.Admission)
+      return this.change(unit, { status: UnitStatus.Completed, dueInMs: null });
     if (unit.status !== UnitStatus.Waiting) return;
     const step = this.stepOf(unit);
     if (step.kind === 'wait') {

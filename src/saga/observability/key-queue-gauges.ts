@@ -31,5 +31,9 @@ export function registerKeyQueueGauges(registry: Registry, queries: SagaQueries,
     'Sagas pending behind their concurrency key while another saga of that name and key runs',
     'waiting',
   );
-  gauge('saga_key_holders', 'Concurrency keys held, each by the one saga of that name and key past pending', 'holders');
+  gauge(
+    'saga_key_holders',
+    'Concurrency keys held, each by the one saga of that name and key past pending',
+    'holders',
+  );
 }

@@ -37,10 +37,7 @@ const ENDED = { saga_id: 'uuid', saga: 'text', key: 'text' } as const;
  * is due now, to be taken by a worker), or frees them. In the transaction that committed the ends,
  * after their saga rows: returns the units made due, for the dispatcher once committed.
  */
-export async function releaseKeys(
-  sql: Sql,
-  ended: (KeyRef & { sagaId: string })[],
-): Promise<HandedUnit[]> {
+export async function releaseKeys(sql: Sql, ended: (KeyRef & { sagaId: string })[]): Promise<HandedUnit[]> {
   const refs = JSON.stringify(ended.map((e) => ({ saga_id: e.sagaId, saga: e.saga, key: e.key })));
   const columns = sql.unsafe(recordsetColumns(ENDED));
   // Locked by a statement of its own, so that the queue is read by the next one after the lock:
