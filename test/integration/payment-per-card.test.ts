@@ -1,11 +1,11 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe } from 'node:test';
 import type { SagaView } from '../../src/saga/index.js';
 import { wipeRedisPrefix } from '../../src/saga/testing/redis-keys.js';
-import { AppProcess, killAll } from '../support/app-process.js';
+import type { AppProcess } from '../support/app-process.js';
 import { assertOneAtATime, runOf } from '../support/key-runs.js';
 import { orderInput, waitForSaga } from '../support/sagas.js';
-import { createTestEnvironment, type TestEnvironment } from '../support/test-app.js';
+import { processTests } from '../support/process-tests.js';
 import { waitFor } from '../support/wait.js';
 
 const CARD = '4111111111111111';
@@ -22,42 +22,8 @@ const payment = (card: string) => ({
  * processes on their own database and BullMQ prefix, a worker SIGKILLed and Redis wiped mid-run.
  */
 describe('payment: one per card; priorities', () => {
-  let t: TestEnvironment;
-  let processes: AppProcess[];
-
-  beforeEach(async () => {
-    t = await createTestEnvironment();
-    processes = [];
-  });
-
-  afterEach(async () => {
-    await killAll(processes);
-    await t.destroy();
-  });
-
-  function scenario(name: string, body: () => Promise<void>): void {
-    it(name, async () => {
-      try {
-        await body();
-      } catch (error) {
-        for (const p of processes) console.error(p.describe());
-        throw error;
-      }
-    });
-  }
-
-  async function start(
-    role: 'all' | 'api' | 'worker',
-    env: Record<string, string> = {},
-  ): Promise<AppProcess> {
-    const p = await AppProcess.start({
-      role,
-      name: `${role}-${processes.length + 1}`,
-      env: { ...t.env, LOCK_DURATION_MS: '2000', ...env },
-    });
-    processes.push(p);
-    return p;
-  }
+  const suite = processTests({ LOCK_DURATION_MS: '2000' });
+  const { start, scenario } = suite;
 
   async function post(api: AppProcess, path: string, input: object): Promise<string> {
     const started = await api.http.post(path, input);
@@ -95,10 +61,10 @@ describe('payment: one per card; priorities', () => {
       otherRuns.every((r) => r.end < lastOfCard),
       'the other cards ended before the last payment of the one card',
     );
-    const [{ queued }] = await t.sql`
+    const [{ queued }] = await suite.t.sql`
       SELECT count(*)::int AS queued FROM saga_units WHERE key = 'key' AND saga_id = ANY(${others}::uuid[])`;
     assert.equal(queued, 0, 'no payment of another card queued');
-    assert.deepEqual([...(await t.sql`SELECT * FROM saga_key_holders`)], []);
+    assert.deepEqual([...(await suite.t.sql`SELECT * FROM saga_key_holders`)], []);
   }
 
   scenario(
@@ -128,7 +94,7 @@ describe('payment: one per card; priorities', () => {
         { timeoutMs: 30_000, intervalMs: 5, what: 'a payment of the card to run after three completed' },
       );
       await worker.stop('SIGKILL');
-      await wipeRedisPrefix(t.redis, t.queuePrefix);
+      await wipeRedisPrefix(suite.t.redis, suite.t.queuePrefix);
       await start('worker');
       await assertPerCard(api, card, await others);
     },
