@@ -145,9 +145,14 @@ describe('one running saga per concurrency key', () => {
 
   it('sagas of a few keys started, cancelled and ended all at once: one at a time per key, none left behind', async () => {
     const keys = ['r1', 'r2', 'r3'];
+    // Some start a little later, so that their admissions race the ends and the other starts too.
     const ids = await Promise.all(
       Array.from({ length: 60 }, (_, i) =>
-        start('keyed', { key: keys[i % 3], script: { a: [i % 4 === 0 ? 'slow' : 'ok'] } }),
+        start(
+          'keyed',
+          { key: keys[i % 3], script: { a: [i % 4 === 0 ? 'slow' : 'ok'] } },
+          i % 6 === 1 ? `?delayMs=${(i % 5) * 40}` : '',
+        ),
       ),
     );
     // Cancels race the starts, the admissions and the ends.
