@@ -100,6 +100,32 @@ describe('payment: one per card; priorities', () => {
     },
   );
 
+  scenario("a trip's child payment takes the trip's priority", async () => {
+    const api = await start('all');
+    const trip = await post(api, '/sagas/trip?priority=2', {
+      tripId: `trip-${Math.random().toString(36).slice(2)}`,
+      travelerId: 'traveler-1',
+      flight: { from: 'LHR', to: 'LIS' },
+      hotel: { city: 'Lisbon', nights: 3 },
+      amount: 980,
+      card: CARD,
+    });
+    // Kept until the trip waits for it.
+    const approval = await api.http.post(`/sagas/${trip}/signals/approval`, { approved: true, by: 'ops' });
+    assert.equal(approval.status, 202, approval.text);
+    const done = await waitForSaga(api.http, trip, undefined, 30_000);
+    assert.equal(done.status, 'completed');
+    const rows = await suite.t.sql`
+      SELECT name, priority FROM sagas WHERE id = ${trip} OR parent_id = ${trip} ORDER BY id`;
+    assert.deepEqual(
+      rows.map((r) => [r.name, r.priority]),
+      [
+        ['trip', 2],
+        ['payment', 2],
+      ],
+    );
+  });
+
   scenario('with a backlog, priority-1 sagas finish before priority-10 sagas started earlier', async () => {
     const api = await start('api');
     const low = await Promise.all(
