@@ -27,6 +27,8 @@ const ENGINE_ROWS = {
   engine: 'engine, 3 steps in a row',
   parallel: 'engine, parallel group of 3',
   child: 'engine, 1 step + child saga of 2',
+  keys100: 'engine, 3 in a row, one per key, 100 keys',
+  keys1: 'engine, 3 in a row, one per key, 1 key',
 } as const;
 
 function throughputSection(results: BenchResults): string {
@@ -35,6 +37,8 @@ function throughputSection(results: BenchResults): string {
     [ENGINE_ROWS.engine, results.engine],
     [ENGINE_ROWS.parallel, results.parallel],
     [ENGINE_ROWS.child, results.child],
+    [ENGINE_ROWS.keys100, results.keyed?.keys100],
+    [ENGINE_ROWS.keys1, results.keyed?.keys1],
     ['engine, synchronous_commit=off (diagnostic)', results.engineAsyncCommit],
     ['plain BullMQ, 3 jobs in a row', results.baseline],
   ]);
@@ -82,6 +86,12 @@ function throughputSection(results: BenchResults): string {
     lines.push(
       '  steps/s counts three no-op steps per saga: a parallel group has no step→step; the child row',
       "  also runs the child step's own handler (it returns the child's input), two sagas and a join.",
+    );
+  }
+  if (results.keyed) {
+    lines.push(
+      '  One per key: the sagas take their concurrency key from 100 keys, or all from one, in turn; behind',
+      '  one key they run one at a time, and start→end counts their time queued.',
     );
   }
   const { rounds } = results;
@@ -163,6 +173,8 @@ function warnings(results: BenchResults): string {
     ['engine', results.engine],
     ['engine, parallel group', results.parallel],
     ['engine, child saga', results.child],
+    [ENGINE_ROWS.keys100, results.keyed?.keys100],
+    [ENGINE_ROWS.keys1, results.keyed?.keys1],
     ['engine, synchronous_commit=off', results.engineAsyncCommit],
     ['plain BullMQ', results.baseline],
     ['engine, one at a time', results.handoff?.engine],

@@ -43,6 +43,8 @@ export interface BenchResults {
     parallelSagasPerSecond?: number[];
     childSagasPerSecond?: number[];
   };
+  /** The linear saga with a concurrency key: sagas taking their key from 100 keys in turn, and all from one. */
+  keyed?: { keys100?: ThroughputMeasurement; keys1?: ThroughputMeasurement };
   /** Diagnostic (--async-commit): the engine with synchronous_commit=off on its database. */
   engineAsyncCommit?: ThroughputMeasurement;
   /** The median of the rounds. */

@@ -29,11 +29,12 @@ import { ServerCounters } from './support/server-counters.js';
 
 const USAGE = `usage: npm run bench -- [--n 5000] [--warmup 500] [--rounds 3] [--concurrency 50] [--in-flight 100]
                         [--shapes-n 1000] [--shapes-warmup 200] [--rates 200,1000] [--handoff-n 200]
-                        [--seconds 10] [--scale] [--only engine,parallel,child,baseline,http]
+                        [--seconds 10] [--scale] [--only engine,parallel,child,keyed,baseline,http]
                         [--async-commit] [--json] [--out bench/results.json]
        npm run bench -- --workers 1,2,4 [--n 5000] [--warmup 500] [--concurrency 50] [--out bench/scale-out.json]
   --only          engine: three no-op steps in a row (and one at a time, and the cost per step);
                   parallel: three in one parallel group; child: a step and a child saga of two;
+                  keyed: three in a row, one saga per concurrency key, with 100 keys and with 1;
                   baseline: plain BullMQ; http: POST /sagas/order latency. Default: all of them.
   --shapes-n      sagas per round for parallel and child (default: --n, at most 1,000: they run
                   slower, and the bench should stay within five minutes); --shapes-warmup likewise
@@ -98,7 +99,7 @@ const roundCount = positiveInteger(flags.rounds, 'rounds', 3);
 const workerCounts = flags.workers === undefined ? undefined : positiveIntegers(flags.workers, 'workers', []);
 const resultsFile = flags.out ?? (workerCounts ? DEFAULT_SCALE_OUT_FILE : DEFAULT_RESULTS_FILE);
 const seconds = positiveInteger(flags.seconds, 'seconds', 10);
-const SELECTABLE = ['engine', 'parallel', 'child', 'baseline', 'http'];
+const SELECTABLE = ['engine', 'parallel', 'child', 'keyed', 'baseline', 'http'];
 const only = new Set(flags.only?.split(',').map((part) => part.trim()) ?? SELECTABLE);
 for (const part of only) {
   if (!SELECTABLE.includes(part)) {
@@ -166,6 +167,12 @@ async function main(): Promise<void> {
         shape,
       });
       results.handoff = { ...results.handoff, [key]: run };
+    }
+    // Once each, with the shapes' settings: the queue behind one key runs one saga at a time.
+    if (only.has('keyed')) {
+      const keyed = (shape: 'keyed100' | 'keyed1', keys: string) =>
+        measureEngine(shapeSettings, progress, counters, { label: `engine, one per key, ${keys}`, shape });
+      results.keyed = { keys100: await keyed('keyed100', '100 keys'), keys1: await keyed('keyed1', '1 key') };
     }
     if (flags['async-commit']) {
       const label = 'engine, synchronous_commit=off';

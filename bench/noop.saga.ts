@@ -123,7 +123,24 @@ export class NoopChildSaga {
 })
 export class NoopParentSagaModule {}
 
-export type SagaShapeName = 'linear' | 'parallel' | 'child';
+export const NOOP_KEYED_SAGA = 'noop-keyed';
+
+/** The three no-op steps in a row, one saga per `key` at a time (the others queue behind it). */
+@Saga({
+  name: NOOP_KEYED_SAGA,
+  version: 1,
+  input: z.object({ key: z.string() }),
+  concurrencyKey: (input) => input.key,
+})
+export class NoopKeyedSaga extends NoopSaga {}
+
+@Module({
+  providers: [NoopKeyedSaga, { provide: TransitionClock, useFactory: () => new TransitionClock(NOOP_STEPS) }],
+  exports: [TransitionClock],
+})
+export class NoopKeyedSagaModule {}
+
+export type SagaShapeName = 'linear' | 'parallel' | 'child' | 'keyed100' | 'keyed1';
 
 /** What the engine's throughput scenario runs: the saga it starts, in the module that registers it. */
 export interface SagaShape {
@@ -135,6 +152,8 @@ export interface SagaShape {
   /** Handler calls per saga, every one timed by the module's TransitionClock. */
   handlers: number;
   description: string;
+  /** The sagas started take their concurrency key from this many keys, in turn. @defaultValue no key */
+  keys?: number;
 }
 
 export const SAGA_SHAPES: Record<SagaShapeName, SagaShape> = {
@@ -158,5 +177,21 @@ export const SAGA_SHAPES: Record<SagaShapeName, SagaShape> = {
     steps: NOOP_STEPS,
     handlers: 4,
     description: 'one no-op step, then a child step running a child saga of two no-op steps',
+  },
+  keyed100: {
+    saga: NOOP_KEYED_SAGA,
+    module: NoopKeyedSagaModule,
+    steps: NOOP_STEPS,
+    handlers: NOOP_STEPS,
+    description: 'three no-op steps in a row, one saga per key at a time, 100 keys',
+    keys: 100,
+  },
+  keyed1: {
+    saga: NOOP_KEYED_SAGA,
+    module: NoopKeyedSagaModule,
+    steps: NOOP_STEPS,
+    handlers: NOOP_STEPS,
+    description: 'three no-op steps in a row, one saga per key at a time, 1 key',
+    keys: 1,
   },
 };

@@ -50,8 +50,10 @@ scenarioChild.run(async (): Promise<ThroughputResult> => {
   // The ids of the measured sagas, for their start→end times.
   const measuredIds: string[] = [];
   let measuring = false;
+  let starts = 0;
+  const input = () => (shape.keys ? { key: `key-${starts++ % shape.keys}` } : {});
   const start = async () => {
-    const { id } = await sagas.start(shape.saga, {});
+    const { id } = await sagas.start(shape.saga, input());
     if (measuring) measuredIds.push(id);
   };
   const runs = new MeasuredRuns(clock, options, start, (done) => scenarioChild.progress(done));

@@ -4,9 +4,10 @@ import { PaymentInput } from './payment.input.js';
 
 /**
  * A card payment in two steps, as acquirers take them: a hold on the card, then its capture. The
- * `trip` saga runs it as a child; it runs on its own too.
+ * `trip` saga runs it as a child; it runs on its own too. One payment per card at a time: the others
+ * wait `pending`, in start order.
  */
-@Saga({ name: 'payment', version: 1, input: PaymentInput })
+@Saga({ name: 'payment', version: 1, input: PaymentInput, concurrencyKey: (input) => input.card })
 export class PaymentSaga {
   constructor(private readonly acquirer: CardAcquirer) {}
 

@@ -15,7 +15,7 @@ describe('npm run bench (smoke run)', () => {
   let dir: string | undefined;
   after(() => dir && rm(dir, { recursive: true, force: true }));
 
-  it('measures the engine (three shapes), plain BullMQ and POST latency in both deployments, and writes what it printed', async () => {
+  it('measures the engine (three shapes, and one per key), plain BullMQ and POST latency in both deployments, and writes what it printed', async () => {
     dir = await mkdtemp(join(tmpdir(), 'saga-bench-'));
     const out = join(dir, 'results.json');
     const flags = ['--n', '60', '--warmup', '10', '--rounds', '1', '--handoff-n', '5', '--rates', '40'];
@@ -48,6 +48,15 @@ describe('npm run bench (smoke run)', () => {
       assert.equal(run.startToEndMs!.count, 60, `${shape}: start→end of every saga`);
       assert.equal(printed.handoff![shape === 'linear' ? 'engine' : shape]!.sagas, 5);
       assert.ok(printed.costPerSaga![shape]!.postgresTransactions > 0, shape);
+    }
+    for (const [run, shape] of [
+      [printed.keyed!.keys100!, 'keyed100'],
+      [printed.keyed!.keys1!, 'keyed1'],
+    ] as const) {
+      assert.equal(run.shape, shape);
+      assert.equal(run.sagas, 60);
+      assert.deepEqual(run.unexpected, {}, `every ${shape} saga completed`);
+      assert.equal(run.transitionMs.count, 120, `${shape}: hand-offs timed`);
     }
     assert.equal(printed.parallel!.groupSpreadMs!.count, 60);
     assert.equal(printed.child!.handlersPerSaga, 4);

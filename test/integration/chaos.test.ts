@@ -125,8 +125,13 @@ describe('chaos: a partly wiped Redis', () => {
         timeoutMs: 5000,
         what: 'the api process to enqueue the first unit',
       });
-      // What a wipe leaves when its SCAN passed the job's hash before the job was added.
-      await t.redis.del(`${t.queuePrefix}:saga-units:wait`, `${t.queuePrefix}:saga-units:marker`);
+      // What a wipe leaves when its SCAN passed the job's hash before the job was added (a unit's
+      // job has its saga's priority, so it waits in the prioritized set).
+      await t.redis.del(
+        `${t.queuePrefix}:saga-units:wait`,
+        `${t.queuePrefix}:saga-units:prioritized`,
+        `${t.queuePrefix}:saga-units:marker`,
+      );
 
       const worker = await AppProcess.start({ role: 'worker', name: 'worker', env });
       processes.push(worker);

@@ -218,6 +218,7 @@ describe('the nest-saga package', () => {
           'public.sagas',
           'saga.__drizzle_migrations',
           'saga.saga_events',
+          'saga.saga_key_holders',
           'saga.saga_schedules',
           'saga.saga_signals',
           'saga.saga_units',

@@ -131,7 +131,8 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
       );
       const stopped = await sagaRow(id);
       assert.equal(stopped.status, 'running');
-      const [waiting] = await t.redis.lrange(`${t.queuePrefix}:saga-units:wait`, 0, -1);
+      // Every unit's job has its saga's priority: BullMQ keeps it in the prioritized set.
+      const [waiting] = await t.redis.zrange(`${t.queuePrefix}:saga-units:prioritized`, '0', '-1');
       assert.equal(waiting, `${id}-s2-1`);
 
       await start('worker');

@@ -184,6 +184,7 @@ describe('a database from before the engine had a schema of its own', () => {
     assert.deepEqual(Object.keys(upgraded as object), [
       '__drizzle_migrations',
       'saga_events',
+      'saga_key_holders',
       'saga_schedules',
       'saga_signals',
       'saga_units',

@@ -485,3 +485,29 @@ describe('buildSagaDefinition: cron schedules', () => {
     );
   });
 });
+
+describe('buildSagaDefinition: flow control options', () => {
+  it('priority defaults to 5; a concurrency key is kept as text', () => {
+    assert.equal(build([step('a')]).priority, 5);
+    const keyed: SagaOptions<typeof input> = {
+      name: options.name,
+      version: options.version,
+      input,
+      priority: 1,
+      concurrencyKey: (i) => i.orderId.length as unknown as string,
+    };
+    const def = build([step('a')], keyed as SagaOptions);
+    assert.equal(def.priority, 1);
+    assert.equal(def.concurrencyKey!({ orderId: 'abc' }), '3');
+    assert.equal(build([step('a')]).concurrencyKey, undefined);
+  });
+
+  it('refuses a priority outside 1..10 and a concurrency key that is not a function', () => {
+    for (const priority of [0, 11, 2.5])
+      assertRejected(() => build([step('a')], { ...options, priority }), 'priority');
+    assertRejected(
+      () => build([step('a')], { ...options, concurrencyKey: 'card' as unknown as () => string }),
+      'concurrencyKey must be a function',
+    );
+  });
+});

@@ -7,7 +7,16 @@ import { SagaDefinitionError } from '../../src/saga/errors/saga-definition.error
 
 /** A definition as the explorer builds it, reduced to what the registry looks at. */
 function definition(name: string, version: number, className = `${name}V${version}`): SagaDefinition {
-  return { name, version, className, instance: {}, input: z.object({}), steps: [], schedules: [] };
+  return {
+    name,
+    version,
+    className,
+    instance: {},
+    input: z.object({}),
+    steps: [],
+    schedules: [],
+    priority: 5,
+  };
 }
 
 const described = (defs: (SagaDefinition | undefined)[]) => defs.map((d) => d && `${d.className}`);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { isStorableText, UNSTORABLE_TEXT_MESSAGE } from '../store/storable-json.js';
+import { SAGA_PRIORITY } from '../definition/saga-priority.js';
 import { SagaStatus } from '../saga-status.js';
 
 const uuid = z
@@ -27,12 +28,28 @@ export const timestamp = z.iso
   .transform((v) => new Date(v))
   .meta({ description: 'ISO-8601, with `Z` or an offset' });
 
-/** `POST /sagas/{name}?delayMs=&startAt=&deadlineMs=`: when the saga starts, and how long it may take. */
+const { first, last } = SAGA_PRIORITY;
+const priority = z
+  .string()
+  .regex(/^\d{1,2}$/, `must be a whole number from ${first} to ${last}`)
+  .transform(Number)
+  .pipe(
+    z
+      .number()
+      .min(first, `must be a whole number from ${first} to ${last}`)
+      .max(last, `must be a whole number from ${first} to ${last}`),
+  );
+
+/**
+ * `POST /sagas/{name}?delayMs=&startAt=&deadlineMs=&priority=`: when the saga starts, how long it
+ * may take, and how soon its units are taken with a backlog.
+ */
 export const startQuerySchema = z
   .strictObject({
     delayMs: wholeMs(0, MAX_DELAY_MS).optional(),
     startAt: timestamp.optional(),
     deadlineMs: wholeMs(100, 2_147_483_647).optional(),
+    priority: priority.optional(),
   })
   .refine((q) => q.delayMs === undefined || q.startAt === undefined, {
     message: 'give delayMs or startAt, not both',
@@ -42,9 +59,10 @@ export const startQuerySchema = z
     message: 'must be at most one year ahead',
     path: ['startAt'],
   })
-  .transform(({ delayMs, startAt, deadlineMs }) => ({
+  .transform(({ delayMs, startAt, deadlineMs, priority }) => ({
     ...(startAt ? { startAt } : { startInMs: delayMs ?? 0 }),
     ...(deadlineMs === undefined ? {} : { deadlineMs }),
+    ...(priority === undefined ? {} : { priority }),
   }));
 
 /** A signal's name in a path, as `@Step({ signal: { name } })` allows it. */

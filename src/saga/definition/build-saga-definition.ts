@@ -5,6 +5,7 @@ import type { HandlerDefinition, SagaDefinition, StepDefinition } from './saga-d
 import type { HandlerOptions, SagaOptions, StepOptions } from './saga-options.interface.js';
 import { buildSchedules } from './build-schedules.js';
 import { resolveRetryPolicy, type RetryPolicy } from './retry-policy.js';
+import { SAGA_PRIORITY } from './saga-priority.js';
 
 export interface HandlerDefaults {
   retry: RetryPolicy;
@@ -24,6 +25,10 @@ const sagaOptionsSchema = z.object({
     .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$/, 'must be 1-100 letters, digits, "_", "." or "-"'),
   version: z.int().min(1).optional(),
   deadlineMs: z.int().min(100).max(2_147_483_647).optional(),
+  concurrencyKey: z
+    .custom<(input: unknown) => unknown>((v) => typeof v === 'function', 'must be a function')
+    .optional(),
+  priority: z.int().min(SAGA_PRIORITY.first).max(SAGA_PRIORITY.last).optional(),
   input: z.custom<z.ZodType>((v) => v instanceof z.ZodType, 'must be a zod schema'),
 });
 
@@ -168,11 +173,18 @@ export function buildSagaDefinition(
     version: options.version ?? 1,
     input: options.input,
     ...(parsed.data.deadlineMs ? { deadlineMs: parsed.data.deadlineMs } : {}),
+    ...(options.concurrencyKey ? { concurrencyKey: keyOf(options.concurrencyKey) } : {}),
+    priority: parsed.data.priority ?? SAGA_PRIORITY.default,
     className,
     instance,
     steps,
     schedules: buildSchedules(className, options.input, options.schedules),
   };
+}
+
+/** The key as the store keeps it: text, whatever the author's function returns. */
+function keyOf(concurrencyKey: (input: never) => unknown): (input: unknown) => string {
+  return (input) => String(concurrencyKey(input as never));
 }
 
 /** What the step does, from its options. */

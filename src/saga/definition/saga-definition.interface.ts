@@ -54,6 +54,10 @@ export interface SagaDefinition {
    * cancelled with `DeadlineExceeded`.
    */
   deadlineMs?: number;
+  /** At most one saga of this name per value is past `pending`; the others queue, in start order. */
+  concurrencyKey?: (input: unknown) => string;
+  /** 1 (first) .. 10, for the starts that do not set their own. */
+  priority: number;
   className: string;
   instance: object;
   steps: StepDefinition[];

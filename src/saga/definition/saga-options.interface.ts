@@ -19,6 +19,19 @@ export interface SagaOptions<Input extends ZodType = ZodType> {
    */
   deadlineMs?: number;
   /**
+   * One running saga per key: at most one saga of this name whose input gives the same key is past
+   * `pending` at a time. The others wait `pending`, and go forward in start order, each when the one
+   * before it ends (`completed`, `compensated` or `failed`). The queue is kept in Postgres, so it
+   * holds across crashes and Redis restarts. @defaultValue none: sagas of this name run side by side
+   */
+  concurrencyKey?: (input: z.output<Input>) => string;
+  /**
+   * Priority of its starts that do not set one (`?priority=`): 1 (first) .. 10. With a backlog,
+   * every unit of a saga of a lower number is taken before those of higher numbers; sagas of one
+   * priority keep their order. A child saga takes its parent's priority. @defaultValue 5
+   */
+  priority?: number;
+  /**
    * Starts a saga of this name at each fire time of each schedule, with the schedule's input, on
    * the worker processes (once per fire time, whatever the number of workers). @defaultValue none
    */

@@ -7,7 +7,7 @@ import type { Transition } from '../machine/transition.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
 import { LimitedQueues } from './limited-queues.js';
-import { UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
+import { jobPriority, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
 
 const DISPATCH_TIMEOUT_MS = 2000;
 /** A larger snapshot costs Redis more than reading it back from Postgres does. */
@@ -61,7 +61,19 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
   private static add(queue: Queue<UnitJobData>, units: DispatchUnit[]): Promise<unknown> {
     const jobs = units.map(
-      ({ sagaId, unit, seq, delayMs, claimed, due, sagaName, sagaVersion, snapshot, committedAt }) => ({
+      ({
+        sagaId,
+        unit,
+        seq,
+        delayMs,
+        claimed,
+        due,
+        sagaName,
+        sagaVersion,
+        priority,
+        snapshot,
+        committedAt,
+      }) => ({
         name: 'unit',
         data: {
           sagaId,
@@ -74,7 +86,12 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
           snapshot,
           committedAt,
         },
-        opts: { ...UNIT_JOB_OPTIONS, jobId: unitJobId(sagaId, unit, seq), delay: Math.max(0, delayMs) },
+        opts: {
+          ...UNIT_JOB_OPTIONS,
+          jobId: unitJobId(sagaId, unit, seq),
+          delay: Math.max(0, delayMs),
+          priority: jobPriority(priority),
+        },
       }),
     );
     // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
@@ -168,6 +185,7 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
         due: u.status === UnitStatus.Waiting,
         sagaName: saga.name,
         sagaVersion: saga.version,
+        priority: saga.priority,
       };
       return u.start && carried ? { ...unit, ...carried } : unit;
     });

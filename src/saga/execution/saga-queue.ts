@@ -1,4 +1,5 @@
 import type { JobsOptions } from 'bullmq';
+import { SAGA_PRIORITY } from '../definition/saga-priority.js';
 import type { SagaSnapshot } from '../machine/saga-snapshot.js';
 
 /** The one BullMQ queue that carries every unit of every saga: its attempts and its due times. */
@@ -47,3 +48,10 @@ export const UNIT_JOB_OPTIONS: JobsOptions = {
   attempts: 1000,
   backoff: { type: 'fixed', delay: 2000 },
 };
+
+/**
+ * A saga's priority as its jobs' BullMQ priority. BullMQ takes its non-prioritized jobs (0) before
+ * any prioritized one, then the prioritized ones by number, each number in the order they were
+ * added: so every saga priority is a BullMQ priority of the same number, the default included.
+ */
+export const jobPriority = (priority: number = SAGA_PRIORITY.default): number => priority;

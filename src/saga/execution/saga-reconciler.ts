@@ -58,7 +58,9 @@ export class SagaReconciler implements OnApplicationBootstrap, BeforeApplication
     this.cursor = page.length === PAGE_SIZE ? page[page.length - 1] : undefined;
     const missing = await this.dispatcher.missing(page);
     if (missing.length === 0) return 0;
-    await this.dispatcher.redispatch(missing.map((unit) => ({ ...unit, delayMs: 0 })));
+    // In priority order, then due order: after a Redis wipe, equal priorities keep their order.
+    const byPriority = [...missing].sort((a, b) => (a.priority ?? 0) - (b.priority ?? 0));
+    await this.dispatcher.redispatch(byPriority.map((unit) => ({ ...unit, delayMs: 0 })));
     this.metrics.redriven.inc(missing.length);
     const sample = missing
       .slice(0, 5)

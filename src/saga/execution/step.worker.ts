@@ -146,8 +146,12 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     // The definition the saga started on: its name and version never change, and the gate saw them.
     const def = this.registry.findVersion(saga.name, saga.version)!;
     const unit = saga.units.find((u) => u.key === job.data.unit)!;
-    // A waiting unit's job runs no attempt: its time came, or its child saga ended.
-    if (job.data.due) return this.record(def, saga, { kind: 'due', unit: unit.key });
+    // A waiting unit's job runs no attempt: its time came, or its child saga ended, or (an admission)
+    // its saga may take its concurrency key, and goes forward if it holds it.
+    if (job.data.due) {
+      if (unit.kind === UnitKind.Admission && !(await this.store.admit(saga.id, unit.seq))) return;
+      return this.record(def, saga, { kind: 'due', unit: unit.key });
+    }
     // Nothing was claimed for it (recorded meanwhile by another delivery): nothing to run.
     if (unit.status !== UnitStatus.Running) return;
 
@@ -203,7 +207,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
   /**
    * A child step's handler returned the child's input: the child saga it starts (with the commit of
-   * this outcome, so once whatever the redeliveries), on the highest version of its definition.
+   * this outcome, so once whatever the redeliveries), on the highest version of its definition, with
+   * its parent's priority (a child is part of its parent's work).
    */
   private spawn(saga: SagaSnapshot, step: StepDefinition, input: unknown): Outcome {
     const def = this.registry.find(step.child!)!;
@@ -212,7 +217,10 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const error = InvalidInputError.fromZod(`Invalid input for child saga "${def.name}"`, parsed.error);
       return { kind: 'failed', error: { ...toSagaError(error), retryable: false } };
     }
-    const record = SagaStore.newSaga(def, parsed.data, { parent: { id: saga.id, step: step.index } });
+    const record = SagaStore.newSaga(def, parsed.data, {
+      parent: { id: saga.id, step: step.index },
+      priority: saga.priority,
+    });
     return { kind: 'spawned', child: { id: record.id!, name: def.name, version: def.version, record } };
   }
 

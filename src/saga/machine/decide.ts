@@ -191,6 +191,9 @@ class NextTransition {
   /** The time of a waiting unit came, or the child it waits for ended (the unit's job says when, not why). */
   due(unit: UnitSnapshot): void {
     if (unit.kind === UnitKind.Control) return this.controlDue(unit);
+    // The saga holds its concurrency key (the worker took it, or was handed it, before deciding).
+    if (unit.kind === UnitKind.Admission)
+      return this.change(unit, { status: UnitStatus.Completed, dueInMs: null });
     if (unit.status !== UnitStatus.Waiting) return;
     const step = this.stepOf(unit);
     if (step.kind === 'wait') {
@@ -317,6 +320,8 @@ class NextTransition {
   }
 
   private proceedForward(): void {
+    // Queued behind its concurrency key: nothing goes forward until it holds the key.
+    if (this.units.get(unitKey.admission)?.status === UnitStatus.Waiting) return;
     const steps = this.def.steps;
     const current = steps.find((s) => !done(this.stepUnit(s)));
     if (!current) {
@@ -462,6 +467,9 @@ class NextTransition {
       children: this.children,
       stopChildren: this.stopChildren,
       wakeParent: ended ? this.saga.parent : null,
+      ...(ended && this.def.concurrencyKey
+        ? { releaseKey: { saga: this.def.name, key: this.def.concurrencyKey(this.saga.input) } }
+        : {}),
     };
   }
 }

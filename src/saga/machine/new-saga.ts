@@ -58,3 +58,26 @@ export function initialUnits(
     },
   ];
 }
+
+/**
+ * The units of a saga queued behind its concurrency key: no step is due, a first step that waits
+ * for a signal does not wait yet (its wait starts when the saga goes forward), and its admission
+ * unit waits, due `admissionDueInMs` from the start (when a scheduled start comes, to take the key)
+ * or never (until the key is handed to it). Its deadline runs as it would.
+ */
+export function queuedUnits(units: NewUnit[], admissionDueInMs: number | null): NewUnit[] {
+  return [
+    ...units.map((u) => (u.kind === UnitKind.Step ? { ...u, status: UnitStatus.Pending, dueInMs: null } : u)),
+    {
+      key: unitKey.admission,
+      kind: UnitKind.Admission,
+      step: null,
+      name: unitKey.admission,
+      stepKind: 'task',
+      signal: null,
+      group: null,
+      status: UnitStatus.Waiting,
+      dueInMs: admissionDueInMs,
+    },
+  ];
+}

@@ -8,6 +8,11 @@ export const UnitKind = {
   Compensation: 'compensation',
   /** The saga's own unit: its deadline, or its parent's request to stop it. */
   Control: 'control',
+  /**
+   * A saga with a concurrency key waits on it, `pending`, until it holds its key: then it is due,
+   * and the saga goes forward.
+   */
+  Admission: 'admission',
 } as const;
 export type UnitKind = (typeof UnitKind)[keyof typeof UnitKind];
 
@@ -68,6 +73,8 @@ export interface SagaSnapshot {
   seq: number;
   /** A cancel was asked for (by an operator, or by the saga's parent). */
   cancelRequested: boolean;
+  /** 1 (first) .. 10: the priority of its units' jobs. */
+  priority: number;
   input: unknown;
   /** The saga whose child step started this one, and that step's index; null for a saga started on its own. */
   parent: { id: string; step: number } | null;
@@ -79,4 +86,5 @@ export const unitKey = {
   step: (index: number): string => `s${index}`,
   compensation: (index: number): string => `c${index}`,
   control: 'saga',
+  admission: 'key',
 };

@@ -90,4 +90,15 @@ export interface Transition {
   stopChildren: string[];
   /** The parent's step that waits for this saga, woken by the commit: it ended (or ended again). */
   wakeParent: { id: string; step: number } | null;
+  /**
+   * The saga ended, and its definition has a concurrency key: the commit hands the key to the
+   * oldest saga queued for it (or frees it), if this saga holds it.
+   */
+  releaseKey?: KeyRef;
+}
+
+/** A concurrency key of a saga name. */
+export interface KeyRef {
+  saga: string;
+  key: string;
 }

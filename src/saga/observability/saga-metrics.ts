@@ -6,6 +6,7 @@ import type { SagaSnapshot, UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Outcome, Transition } from '../machine/transition.js';
 import { SagaStatus, TERMINAL_SAGA_STATUSES } from '../saga-status.js';
 import { SagaQueries } from '../store/saga-queries.js';
+import { registerKeyQueueGauges } from './key-queue-gauges.js';
 
 /** Prometheus metrics, in a registry of their own so that several apps can live in one process. */
 @Injectable()
@@ -54,6 +55,7 @@ export class SagaMetrics {
   });
 
   constructor(queries: SagaQueries, queues: LimitedQueues, registry: SagaRegistry) {
+    registerKeyQueueGauges(this.registry, queries, registry);
     // Both gauges below read one query per scrape: prom-client collects every metric at once.
     let scrape: ReturnType<SagaQueries['activeByVersion']> | undefined;
     const activeByVersion = () =>

@@ -20,7 +20,10 @@ export class SagaDatabase implements OnApplicationShutdown {
   /** The engine's tables in the configured schema, for the query builder. */
   readonly tables: ReturnType<typeof sagaTables>;
   /** The same tables' schema-qualified names, for hand-written statements: `FROM ${table.sagas} s`. */
-  readonly table: Record<'sagas' | 'units' | 'events' | 'signals' | 'schedules', postgres.Helper<string>>;
+  readonly table: Record<
+    'sagas' | 'units' | 'events' | 'signals' | 'schedules' | 'keyHolders',
+    postgres.Helper<string>
+  >;
 
   /** Migrates the engine's schema first when the options ask for it, so that no statement meets an older one. */
   static async open(options: ResolvedSagaModuleOptions): Promise<SagaDatabase> {
@@ -72,6 +75,7 @@ export class SagaDatabase implements OnApplicationShutdown {
       events: qualified('saga_events'),
       signals: qualified('saga_signals'),
       schedules: qualified('saga_schedules'),
+      keyHolders: qualified('saga_key_holders'),
     };
   }
 

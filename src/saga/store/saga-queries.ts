@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { and, asc, count, countDistinct, desc, eq, gte, inArray, lt, type SQL } from 'drizzle-orm';
+import { unitKey } from '../machine/saga-snapshot.js';
 import { ACTIVE_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import { SagaDatabase } from './saga-database.js';
 import { firstUuidV7Of } from './uuid-v7.js';
@@ -98,6 +99,23 @@ export class SagaQueries {
       .leftJoin(sagaUnits, eq(sagaUnits.sagaId, sagas.id))
       .where(inArray(sagas.status, [...ACTIVE_SAGA_STATUSES]))
       .groupBy(sagas.name, sagas.version);
+  }
+
+  /**
+   * By saga name: how many sagas wait queued behind their concurrency key (their key is held by
+   * another), and how many keys are held. Both read only keyed rows (a partial index, a small table).
+   */
+  async keyQueues(): Promise<{ name: string; waiting: number; holders: number }[]> {
+    const { sql } = this.database;
+    return sql<{ name: string; waiting: number; holders: number }[]>`
+      SELECT name, sum(waiting)::int AS waiting, sum(holders)::int AS holders FROM (
+        SELECT s.name, count(*) AS waiting, 0 AS holders
+        FROM ${this.database.table.sagas} s JOIN ${this.database.table.units} u ON u.saga_id = s.id AND u.key = ${unitKey.admission}
+        WHERE s.concurrency_key IS NOT NULL AND s.status = 'pending' AND u.status = 'waiting' AND u.due_at IS NULL
+        GROUP BY s.name
+        UNION ALL
+        SELECT name, 0, count(*) FROM ${this.database.table.keyHolders} GROUP BY name
+      ) q GROUP BY name`;
   }
 
   async countsByNameAndStatus(): Promise<{ name: string; status: string; count: number }[]> {

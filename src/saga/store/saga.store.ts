@@ -2,11 +2,12 @@ import { Injectable } from '@nestjs/common';
 import type postgres from 'postgres';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { MicroBatcher } from '../execution/micro-batcher.js';
-import { initialUnits } from '../machine/new-saga.js';
+import { initialUnits, queuedUnits, type NewUnit } from '../machine/new-saga.js';
 import { CANCELLED_ERROR } from '../machine/decide.js';
 import { unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
 import type { Transition } from '../machine/transition.js';
 import { ACTIVE_SAGA_STATUSES, TERMINAL_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
+import { admit, releaseKeys } from './concurrency-keys.js';
 import { recordsetColumns, type Columns, type RecordOf } from './recordset.js';
 import { SagaDatabase } from './saga-database.js';
 import { uuidV7 } from './uuid-v7.js';
@@ -19,6 +20,8 @@ export interface SagaTiming {
   startAt?: Date;
   /** It is cancelled with `DeadlineExceeded` this long after it starts. @defaultValue none */
   deadlineMs?: number;
+  /** 1 (first) .. 10. @defaultValue the definition's */
+  priority?: number;
 }
 
 /** A unit of work that Postgres says is due: its job is `${sagaId}-${unit}-${seq}`, due `delayMs` from now. */
@@ -34,6 +37,8 @@ export interface DueUnit {
   /** The definition its saga started on: only a worker that has it may run the unit. */
   sagaName: string;
   sagaVersion: number;
+  /** Its saga's priority, which its job carries. @defaultValue 5 */
+  priority?: number;
 }
 
 export interface CreatedSaga {
@@ -70,7 +75,11 @@ const NEW_SAGA = {
   deadline_in_ms: 'float8',
   parent_id: 'uuid',
   parent_step: 'int',
+  priority: 'int',
+  concurrency_key: 'text',
   units: 'jsonb',
+  /** A keyed saga's units if its key is taken (see queuedUnits); null when it does not try to take it. */
+  queued_units: 'jsonb',
 } as const;
 
 const NEW_UNIT = {
@@ -158,24 +167,31 @@ export class SagaStore {
     input: unknown,
     options: SagaTiming & { idempotencyKey?: string; parent?: { id: string; step: number } },
   ): NewSagaRecord {
+    const toRecord = (u: NewUnit): RecordOf<typeof NEW_UNIT> => ({
+      key: u.key,
+      kind: u.kind,
+      step: u.step,
+      name: u.name,
+      group: u.group,
+      step_kind: u.stepKind,
+      signal: u.signal,
+      status: u.status,
+      due_in_ms: u.dueInMs,
+    });
     const startInMs = options.startAt
       ? Math.max(0, options.startAt.getTime() - Date.now())
       : (options.startInMs ?? 0);
     const deadlineMs = options.deadlineMs ?? def.deadlineMs;
     const deadlineInMs = deadlineMs === undefined ? undefined : startInMs + deadlineMs;
-    const units = initialUnits(def, input, { startInMs, deadlineInMs }).map(
-      (u): RecordOf<typeof NEW_UNIT> => ({
-        key: u.key,
-        kind: u.kind,
-        step: u.step,
-        name: u.name,
-        group: u.group,
-        step_kind: u.stepKind,
-        signal: u.signal,
-        status: u.status,
-        due_in_ms: u.dueInMs,
-      }),
-    );
+    const units = initialUnits(def, input, { startInMs, deadlineInMs });
+    const concurrencyKey = def.concurrencyKey?.(input) ?? null;
+    // A keyed start due now tries its key with its insert; a scheduled one queues when its start comes.
+    const keyed =
+      concurrencyKey === null
+        ? { units, queued: null }
+        : startInMs > 0
+          ? { units: queuedUnits(units, startInMs), queued: null }
+          : { units, queued: queuedUnits(units, null) };
     return {
       id: uuidV7(),
       name: def.name,
@@ -187,13 +203,16 @@ export class SagaStore {
       deadline_in_ms: deadlineInMs ?? null,
       parent_id: options.parent?.id ?? null,
       parent_step: options.parent?.step ?? null,
-      units,
+      priority: options.priority ?? def.priority,
+      concurrency_key: concurrencyKey,
+      units: keyed.units.map(toRecord),
+      queued_units: keyed.queued?.map(toRecord) ?? null,
     };
   }
 
-  /** The units a new saga's rows schedule: for the dispatcher, once they are committed. */
-  static dueUnitsOf(saga: NewSagaRecord): DueUnit[] {
-    return (saga.units as RecordOf<typeof NEW_UNIT>[])
+  /** The units a new saga's rows schedule (queued behind its key or not): for the dispatcher, once committed. */
+  static dueUnitsOf(saga: NewSagaRecord, queued = false): DueUnit[] {
+    return ((queued ? saga.queued_units : saga.units) as RecordOf<typeof NEW_UNIT>[])
       .filter((u) => u.due_in_ms !== null)
       .map((u) => ({
         sagaId: saga.id!,
@@ -204,6 +223,7 @@ export class SagaStore {
         due: u.status === UnitStatus.Waiting,
         sagaName: saga.name!,
         sagaVersion: saga.version!,
+        priority: saga.priority!,
       }));
   }
 
@@ -235,36 +255,62 @@ export class SagaStore {
         const { id, name, status, sameInput } = found;
         return { id, name, status, created: false, sameInput, units: [] };
       }
-      return { ...row, created: true, sameInput: true, units: SagaStore.dueUnitsOf(saga) };
+      const { queued, ...fields } = row;
+      return { ...fields, created: true, sameInput: true, units: SagaStore.dueUnitsOf(saga, queued) };
     });
   }
 
-  /** Inserts new sagas with their units and start events; those whose idempotency key is taken are not. */
+  /**
+   * Inserts new sagas with their units and start events; those whose idempotency key is taken are
+   * not. A keyed saga started now takes its key if it is free (the oldest of a batch, for a key
+   * several of them name), and is queued behind it if not (`queued`); only a batch with such a saga
+   * runs that part of the statement.
+   */
   private insertSagas(sagas: NewSagaRecord[], sql: StoreSql) {
-    return sql<{ id: string; name: string; status: SagaStatus }[]>`
+    const keyed = sagas.some((saga) => saga.queued_units !== null);
+    return sql<{ id: string; name: string; status: SagaStatus; queued: boolean }[]>`
       WITH new AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb)
           AS new(${sql.unsafe(recordsetColumns(NEW_SAGA))})
       ), ins AS (
         INSERT INTO ${this.table.sagas} (id, name, version, status, input, idempotency_key, start_at, deadline_at, parent_id,
-          parent_step)
+          parent_step, priority, concurrency_key)
         SELECT id, name, version, 'pending', input, key,
           coalesce(start_at::timestamptz, CASE WHEN start_in_ms > 0 THEN now() + start_in_ms * interval '1 millisecond' END),
-          now() + deadline_in_ms * interval '1 millisecond', parent_id, parent_step
+          now() + deadline_in_ms * interval '1 millisecond', parent_id, parent_step, priority, concurrency_key
         FROM new
         ON CONFLICT (name, idempotency_key) DO NOTHING
         RETURNING id, name, status
-      ), units AS (
+      ), ${
+        keyed
+          ? sql`held AS (
+        -- DO UPDATE rather than DO NOTHING: it waits for, and locks, the key's row (see concurrency-keys.ts).
+        INSERT INTO ${this.table.keyHolders} (name, key, saga_id)
+        SELECT DISTINCT ON (new.name, new.concurrency_key) new.name, new.concurrency_key, new.id
+        FROM new JOIN ins ON ins.id = new.id WHERE new.queued_units IS NOT NULL
+        ORDER BY new.name, new.concurrency_key, new.id
+        ON CONFLICT (name, key) DO UPDATE SET saga_id = saga_key_holders.saga_id
+        RETURNING saga_id
+      ), queued AS (
+        SELECT new.id FROM new WHERE new.queued_units IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM held WHERE held.saga_id = new.id)
+      ), `
+          : sql``
+      }units AS (
         INSERT INTO ${this.table.units} (saga_id, key, kind, step_index, name, step_group, step_kind, signal, status, seq,
           due_at)
         SELECT ins.id, u.key, u.kind, u.step, u.name, u."group", u.step_kind, u.signal, u.status,
           (u.due_in_ms IS NOT NULL)::int, now() + u.due_in_ms * interval '1 millisecond'
         FROM ins JOIN new ON new.id = ins.id,
-          jsonb_to_recordset(new.units) AS u(${sql.unsafe(recordsetColumns(NEW_UNIT))})
+          jsonb_to_recordset(${
+            keyed
+              ? sql`CASE WHEN new.id IN (SELECT id FROM queued) THEN new.queued_units ELSE new.units END`
+              : sql`new.units`
+          }) AS u(${sql.unsafe(recordsetColumns(NEW_UNIT))})
       ), ev AS (
         INSERT INTO ${this.table.events} (saga_id, type) SELECT id, 'saga_started' FROM ins
       )
-      SELECT id, name, status FROM ins`;
+      SELECT id, name, status, ${keyed ? sql`id IN (SELECT id FROM queued)` : sql`false`} AS queued FROM ins`;
   }
 
   /**
@@ -386,7 +432,9 @@ export class SagaStore {
    */
   async commit(transitions: Transition[], sql?: StoreSql): Promise<Map<string, DueUnit[]>> {
     if (transitions.length === 0) return new Map();
-    const reachOut = transitions.some((t) => t.children.length || t.stopChildren.length || t.wakeParent);
+    const reachOut = transitions.some(
+      (t) => t.children.length || t.stopChildren.length || t.wakeParent || t.releaseKey,
+    );
     // What a transition does to other sagas commits with it: in one transaction.
     if (reachOut && !sql)
       return this.database.sql.begin((tx) => this.commit(transitions, tx)) as Promise<Map<string, DueUnit[]>>;
@@ -397,14 +445,33 @@ export class SagaStore {
       const others: DueUnit[] = [];
       if (t.children.length) {
         const records = t.children.map((child) => child.record as NewSagaRecord);
-        await this.insertSagas(records, sql);
-        others.push(...records.flatMap(SagaStore.dueUnitsOf));
+        const inserted = await this.insertSagas(records, sql);
+        others.push(
+          ...records.flatMap((r) => SagaStore.dueUnitsOf(r, inserted.find((i) => i.id === r.id)!.queued)),
+        );
       }
       if (t.stopChildren.length) others.push(...(await this.stopSagas(t.stopChildren, sql)));
       if (t.wakeParent) others.push(...(await this.wakeParent(t.wakeParent, sql)));
       committed.set(t.sagaId, others);
     }
+    const ended = transitions.filter((t) => t.releaseKey && committed.has(t.sagaId));
+    if (ended.length) {
+      const handed = await releaseKeys(
+        sql,
+        this.table,
+        ended.map((t) => ({ ...t.releaseKey!, sagaId: t.sagaId })),
+      );
+      for (const { previous, ...unit } of handed) committed.get(previous)!.push(unit);
+    }
     return committed;
+  }
+
+  /**
+   * Takes a pending saga's key for it, when its admission unit is due at `seq`: true if it holds its
+   * key now; false if another saga does (it is queued until that one ends) or it is not pending.
+   */
+  admit(sagaId: string, seq: number): Promise<boolean> {
+    return admit(this.database.sql, this.table, sagaId, seq);
   }
 
   /**
@@ -420,7 +487,7 @@ export class SagaStore {
           error = CASE WHEN status = 'completed' THEN ${JSON.stringify(CANCELLED_ERROR)}::text::jsonb ELSE error END,
           completed_at = CASE WHEN status = 'completed' THEN NULL ELSE completed_at END
         WHERE id = ANY(${uuidArray(ids)}::uuid[]) AND status IN ('pending', 'running', 'compensating', 'completed')
-        RETURNING id, status, name, version
+        RETURNING id, status, name, version, priority
       ), ev AS (
         INSERT INTO ${this.table.events} (saga_id, type) SELECT id, 'cancel_requested' FROM s
       )
@@ -428,7 +495,8 @@ export class SagaStore {
       SELECT id, ${unitKey.control}, 'control', ${unitKey.control}, 'waiting', 1, now() FROM s
       ON CONFLICT (saga_id, key) DO UPDATE SET status = 'waiting', seq = saga_units.seq + 1, due_at = now()
       RETURNING saga_id AS "sagaId", key AS unit, seq, 0 AS "delayMs", false AS claimed, true AS due,
-        (SELECT name FROM s WHERE s.id = saga_id) AS "sagaName", (SELECT version FROM s WHERE s.id = saga_id) AS "sagaVersion"`;
+        (SELECT name FROM s WHERE s.id = saga_id) AS "sagaName", (SELECT version FROM s WHERE s.id = saga_id) AS "sagaVersion",
+        (SELECT priority FROM s WHERE s.id = saga_id) AS priority`;
   }
 
   /** Wakes the step of the parent that waits for this saga (to run it, or to undo it), if it still waits. */
@@ -439,7 +507,7 @@ export class SagaStore {
       FROM ${this.table.sagas} s
       WHERE x.saga_id = ${parent.id} AND x.key IN ${sql(keys)} AND x.status = 'waiting' AND s.id = x.saga_id
       RETURNING x.saga_id AS "sagaId", x.key AS unit, x.seq, 0 AS "delayMs", false AS claimed, true AS due,
-        s.name AS "sagaName", s.version AS "sagaVersion"`;
+        s.name AS "sagaName", s.version AS "sagaVersion", s.priority`;
   }
 
   /** The statement that commits transitions, each only if its saga is still at `seq`; returns their ids. */
@@ -584,7 +652,7 @@ export class SagaStore {
     const { sql } = this.database;
     return sql<(DueUnit & UnitCursor)[]>`
       SELECT u.saga_id AS "sagaId", u.key AS unit, u.seq, 0 AS "delayMs", u.status = 'running' AS claimed,
-        u.status = 'waiting' AS due, s.name AS "sagaName", s.version AS "sagaVersion", u.due_at AS "dueAt"
+        u.status = 'waiting' AS due, s.name AS "sagaName", s.version AS "sagaVersion", s.priority, u.due_at AS "dueAt"
       FROM ${this.table.sagas} s JOIN ${this.table.units} u ON u.saga_id = s.id
       WHERE s.status IN ${sql(ACTIVE)} AND u.due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (u.due_at, u.saga_id, u.key) > (${cursor.dueAt}, ${cursor.sagaId}, ${cursor.unit})` : sql``}
@@ -624,6 +692,7 @@ interface SnapshotRow {
   status: SagaStatus;
   seq: number;
   cancel_requested: boolean;
+  priority: number;
   input: unknown;
   parent_id: string | null;
   parent_step: number | null;
@@ -638,6 +707,7 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
     status: row.status,
     seq: row.seq,
     cancelRequested: row.cancel_requested,
+    priority: row.priority,
     input: row.input,
     parent: row.parent_id === null ? null : { id: row.parent_id, step: row.parent_step! },
     units: row.units.map((u) => ({
@@ -690,7 +760,7 @@ const UNIT_COLUMNS =
 
 /** The columns of a saga that a snapshot holds, for a query in which the saga row is aliased `s`. */
 const SAGA_COLUMNS =
-  's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.input, s.parent_id, s.parent_step';
+  's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.priority, s.input, s.parent_id, s.parent_step';
 
 /**
  * The saga's units as JSON rows, for a query in which the saga row is aliased `s`; a child step's

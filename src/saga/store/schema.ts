@@ -7,6 +7,7 @@ import {
   pgSchema,
   primaryKey,
   type PgSchema,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -51,6 +52,10 @@ export function sagaTables(schema: PgSchema) {
       /** When a scheduled start is due (null: started at once). */
       startAt: timestamptz('start_at'),
       deadlineAt: timestamptz('deadline_at'),
+      /** 1 (first) .. 10: with a backlog, the units of a saga of a lower number are taken first. */
+      priority: smallint('priority').notNull().default(5),
+      /** The value of its definition's `concurrencyKey` for its input; null when it has none. */
+      concurrencyKey: text('concurrency_key'),
     },
     (t) => [
       uniqueIndex('sagas_name_idempotency_key_idx').on(t.name, t.idempotencyKey),
@@ -60,7 +65,27 @@ export function sagaTables(schema: PgSchema) {
       index('sagas_parent_id_idx')
         .on(t.parentId, t.id)
         .where(sql`${t.parentId} IS NOT NULL`),
+      // The sagas queued behind a key, oldest first; only keyed sagas, and only while pending.
+      index('sagas_queued_idx')
+        .on(t.name, t.concurrencyKey, t.id)
+        .where(sql`${t.concurrencyKey} IS NOT NULL AND ${t.status} = 'pending'`),
     ],
+  );
+
+  /**
+   * The saga that holds each concurrency key: one row per key (the primary key is the guarantee
+   * that a key never has two holders). A row is inserted by the start (or the admission) that takes
+   * a free key, and handed to the oldest saga queued for the key, or deleted, by the commit that
+   * ends its holder: never by anything but a Postgres transaction.
+   */
+  const sagaKeyHolders = schema.table(
+    'saga_key_holders',
+    {
+      name: text('name').notNull(),
+      key: text('key').notNull(),
+      sagaId: uuid('saga_id').notNull(),
+    },
+    (t) => [primaryKey({ columns: [t.name, t.key] })],
   );
 
   /**
@@ -161,7 +186,7 @@ export function sagaTables(schema: PgSchema) {
     /** Sagas started by it so far. */
     fires: integer('fires').notNull().default(0),
   });
-  return { sagas, sagaUnits, sagaEvents, sagaSignals, sagaSchedules };
+  return { sagas, sagaUnits, sagaEvents, sagaSignals, sagaSchedules, sagaKeyHolders };
 }
 
 /**
@@ -169,4 +194,5 @@ export function sagaTables(schema: PgSchema) {
  * (`drizzle-saga.config.ts`), and the row types. Queries use the tables of the configured schema.
  */
 export const sagaSchema = pgSchema(DEFAULT_SAGA_SCHEMA);
-export const { sagas, sagaUnits, sagaEvents, sagaSignals, sagaSchedules } = sagaTables(sagaSchema);
+export const { sagas, sagaUnits, sagaEvents, sagaSignals, sagaSchedules, sagaKeyHolders } =
+  sagaTables(sagaSchema);

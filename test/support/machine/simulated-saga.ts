@@ -5,7 +5,7 @@ import type {
 import type { RetryPolicy } from '../../../src/saga/definition/retry-policy.js';
 import { applyTransition } from '../../../src/saga/machine/apply-transition.js';
 import { decide } from '../../../src/saga/machine/decide.js';
-import { initialUnits } from '../../../src/saga/machine/new-saga.js';
+import { initialUnits, queuedUnits } from '../../../src/saga/machine/new-saga.js';
 import type { EventDraft } from '../../../src/saga/machine/saga-events.js';
 import {
   UnitKind,
@@ -36,7 +36,10 @@ export const STEP_RETRY = policy(3, { delay: 100 });
 export const COMPENSATION_RETRY = policy(4, { type: 'fixed', delay: 700 });
 
 /** A definition of steps s0, s1, ... (compensations undoS0, ...), stages from their groups. */
-export function definition(specs: StepSpec[], options: { deadlineMs?: number } = {}): SagaDefinition {
+export function definition(
+  specs: StepSpec[],
+  options: Pick<Partial<SagaDefinition>, 'deadlineMs' | 'concurrencyKey'> = {},
+): SagaDefinition {
   let stage = 0;
   const steps: StepDefinition[] = specs.map((spec, index) => {
     if (index > 0 && !(spec.group && spec.group === specs[index - 1].group)) stage++;
@@ -74,6 +77,7 @@ export function definition(specs: StepSpec[], options: { deadlineMs?: number } =
     instance: {},
     steps,
     schedules: [],
+    priority: 5,
     ...options,
   };
 }
@@ -89,9 +93,15 @@ export class SimulatedSaga {
 
   constructor(
     readonly def: SagaDefinition,
-    options: { deadline?: boolean } = {},
+    options: { deadline?: boolean; queued?: boolean } = {},
   ) {
-    const units = initialUnits(def, {}, { startInMs: 0, deadlineInMs: options.deadline ? 1000 : undefined });
+    const initial = initialUnits(
+      def,
+      {},
+      { startInMs: 0, deadlineInMs: options.deadline ? 1000 : undefined },
+    );
+    // A keyed saga that found its key held: queued behind it (see SagaStore.newSaga).
+    const units = options.queued ? queuedUnits(initial, null) : initial;
     this.saga = {
       id: 'saga-1',
       name: def.name,
@@ -99,6 +109,7 @@ export class SimulatedSaga {
       status: SagaStatus.Pending,
       seq: 1,
       cancelRequested: false,
+      priority: 5,
       input: {},
       parent: null,
       units: units.map((u) => ({
