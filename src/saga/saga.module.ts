@@ -5,6 +5,9 @@ import { HealthController } from './api/health.controller.js';
 import { MetricsController } from './api/metrics.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
+import { DefinitionsController } from './api/definitions.controller.js';
+import { SagaStreamController } from './api/saga-stream.controller.js';
+import { DashboardController } from './dashboard/dashboard.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
 import { SagaMetadataAccessor } from './definition/saga-metadata.accessor.js';
 import { SagaRegistry } from './definition/saga-registry.js';
@@ -27,6 +30,8 @@ import {
 import { SagaDatabase } from './store/saga-database.js';
 import { SagaQueries } from './store/saga-queries.js';
 import { SagaStore } from './store/saga.store.js';
+import { SagaStreamBus } from './streams/saga-stream-bus.js';
+import { SagaStreams } from './streams/saga-streams.js';
 
 export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest injects factory arguments by token
@@ -77,7 +82,14 @@ export class SagaModule {
         }),
         BullModule.registerQueue({ name: SAGA_QUEUE }),
       ],
-      controllers: [SagasController, HealthController, MetricsController],
+      controllers: [
+        SagasController,
+        SagaStreamController,
+        DefinitionsController,
+        DashboardController,
+        HealthController,
+        MetricsController,
+      ],
       providers: [
         { provide: SagaDatabase, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaDatabase.open },
         SagaStore,
@@ -92,6 +104,8 @@ export class SagaModule {
         SagaReconciler,
         SagaService,
         CancellationBus,
+        SagaStreamBus,
+        SagaStreams,
         SagaMetrics,
         SagaEventLog,
         { provide: APP_FILTER, useClass: SagaExceptionFilter },

@@ -41,3 +41,15 @@ export const orderInput = (overrides: Record<string, unknown> = {}) => ({
   card: '4242424242424242',
   ...overrides,
 });
+
+/** A valid trip of its own; `overrides` replace whole fields (`car: undefined` drops the car). */
+export const tripInput = (overrides: Record<string, unknown> = {}, prefix = 'trip') => ({
+  tripId: `${prefix}-${Math.random().toString(36).slice(2)}`,
+  travelerId: 'traveler-1',
+  flight: { from: 'LHR', to: 'LIS' },
+  hotel: { city: 'Lisbon', nights: 3 },
+  car: { class: 'compact' },
+  amount: 980,
+  card: '4242424242424242',
+  ...overrides,
+});
