@@ -6,6 +6,7 @@ import { MetricsController } from './api/metrics.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
 import { DefinitionsController } from './api/definitions.controller.js';
+import { SagaCountsController } from './api/saga-counts.controller.js';
 import { SagaStreamController } from './api/saga-stream.controller.js';
 import { DashboardController } from './dashboard/dashboard.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
@@ -85,6 +86,7 @@ export class SagaModule {
       controllers: [
         SagasController,
         SagaStreamController,
+        SagaCountsController,
         DefinitionsController,
         DashboardController,
         HealthController,
