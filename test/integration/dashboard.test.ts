@@ -49,7 +49,7 @@ describe('dashboard (Chromium)', () => {
     seeded.declined = await start('order', orderInput({ card: DECLINED }));
     // A dead letter: b fails for good, and undoing a fails on both of its attempts (then works).
     seeded.deadLetter = await start('scripted', { script: { b: ['fatal'], undoA: ['fail', 'fail', 'ok'] } });
-    seeded.trip = await start('trip', tripInput());
+    seeded.trip = await start('trip', tripInput({ car: { class: 'suv' } }));
     for (const id of [seeded.order, seeded.declined, seeded.deadLetter])
       await waitForSaga(api.http, id, undefined, 20_000).catch(() => undefined);
     await waitingForApproval(seeded.trip);
@@ -70,6 +70,25 @@ describe('dashboard (Chromium)', () => {
     await t.destroy();
   });
 
+  /** `it`, and a failed test leaves a screenshot of the page and what the processes said. */
+  function scenario(name: string, body: () => Promise<void>): void {
+    it(name, async () => {
+      try {
+        await body();
+      } catch (error) {
+        await screenshot(page, `failed-${name.slice(0, 40).replace(/\W+/g, '-')}`).catch(() => undefined);
+        console.error(api.describe(3000), worker.describe(3000));
+        throw error;
+      }
+    });
+  }
+
+  /** Loads the dashboard at `hash` (a fresh load: the key stays in the tab's sessionStorage). */
+  async function open(hash: string): Promise<void> {
+    await page.goto('about:blank');
+    await page.goto(`${api.http.baseUrl}/dashboard#${hash}`);
+  }
+
   const rowsOf = (table = '#runs') =>
     page
       .locator(`${table} tbody tr`)
@@ -77,18 +96,21 @@ describe('dashboard (Chromium)', () => {
         rows.map((r) => ({ id: r.getAttribute('data-id'), status: r.getAttribute('data-status') })),
       );
 
-  /** The ids the list shows once it settles on `expected` (the list reloads after each filter). */
-  async function listShows(expected: (rows: { id: string | null; status: string | null }[]) => boolean) {
-    return waitFor(
-      async () => {
-        const rows = await rowsOf();
-        return expected(rows) ? rows : undefined;
-      },
-      { what: 'the list to show the filtered sagas', timeoutMs: 5000 },
-    );
+  /** The rows the list shows once it has loaded for `filter` (the list reloads after each change). */
+  async function listFor(filter: Record<string, string>) {
+    const key = JSON.stringify({
+      name: '',
+      status: '',
+      parentId: '',
+      createdAfter: '',
+      createdBefore: '',
+      ...filter,
+    });
+    await page.locator(`#runs[data-filter='${key}']`).waitFor({ timeout: 5000 });
+    return rowsOf();
   }
 
-  it('lists the sagas with totals per status, dead letters first, and filters them', async () => {
+  scenario('lists the sagas with totals per status, dead letters first, and filters them', async () => {
     assert.equal((await view(seeded.deadLetter)).status, 'failed');
     await page.locator('.dead-letters tbody tr').first().waitFor();
     assert.deepEqual(
@@ -98,77 +120,80 @@ describe('dashboard (Chromium)', () => {
     assert.equal(await page.locator('.total-failed .count').textContent(), '1');
     await screenshot(page, 'dashboard-list-1366');
 
-    await page.getByLabel('Status', { exact: true }).selectOption('compensated');
-    const compensated = await listShows(
-      (rows) => rows.length > 0 && rows.every((r) => r.status === 'compensated'),
-    );
-    assert.deepEqual(
-      compensated.map((r) => r.id),
-      [seeded.declined],
-    );
+    await page.locator('select[name=status]').selectOption('compensated');
+    assert.deepEqual(await listFor({ status: 'compensated' }), [
+      { id: seeded.declined, status: 'compensated' },
+    ]);
 
-    await page.getByLabel('Status', { exact: true }).selectOption('');
-    await page.getByLabel('Saga', { exact: true }).selectOption('trip');
-    const trips = await listShows((rows) => rows.length === 1);
-    assert.deepEqual(
-      trips.map((r) => r.id),
-      [seeded.trip],
-    );
+    await page.locator('select[name=status]').selectOption('');
+    await page.locator('select[name=name]').selectOption('trip');
+    assert.deepEqual(await listFor({ name: 'trip' }), [{ id: seeded.trip, status: 'running' }]);
 
-    await page.getByLabel('Saga', { exact: true }).selectOption('');
-    await page.getByLabel('Created after').fill('2099-01-01T00:00');
-    await page.getByLabel('Created after').dispatchEvent('change');
-    await listShows((rows) => rows.length === 0);
+    await page.locator('select[name=name]').selectOption('');
+    await page.locator('input[name=createdAfter]').fill('2099-01-01T00:00');
+    await page.locator('input[name=createdAfter]').dispatchEvent('change');
+    const future = await page.evaluate(() => new Date('2099-01-01T00:00').toISOString());
+    assert.deepEqual(await listFor({ createdAfter: future }), []);
     await page.getByText('No saga matches these filters.').waitFor();
 
     await page.getByRole('button', { name: 'Clear' }).click();
-    const all = await listShows((rows) => rows.length === 4);
+    const all = await listFor({});
     assert.deepEqual(new Set(all.map((r) => r.id)), new Set(Object.values(seeded)));
+    assert.equal(all.length, 4);
   });
 
-  it('shows a running trip: its parallel group, its wait, and live to completed after the approval signal', async () => {
-    await page.goto(`${api.http.baseUrl}/dashboard#/sagas/${seeded.trip}`);
-    const awaitApproval = page.locator('tr[data-step="awaitApproval"]');
-    await awaitApproval.getByText('waits for signal approval').waitFor();
-    for (const step of ['bookFlight', 'bookHotel', 'rentCar'])
-      assert.equal(await page.locator(`tr[data-step="${step}"] .group`).textContent(), '⇉ bookings');
-    assert.equal(await page.locator('tr[data-step="awaitApproval"] .group').count(), 0);
-    await page.locator('.timeline svg').getByText('waits for approval').waitFor();
-    await page.getByText('● live').waitFor();
-    await screenshot(page, 'dashboard-trip-waiting-1366');
+  scenario(
+    'shows a running trip: its parallel group, its wait, and live to completed after the approval signal',
+    async () => {
+      await open(`/sagas/${seeded.trip}`);
+      const awaitApproval = page.locator('tr[data-step="awaitApproval"]');
+      await awaitApproval.getByText('waits for signal approval').waitFor();
+      for (const step of ['bookFlight', 'bookHotel', 'rentCar'])
+        assert.equal(await page.locator(`tr[data-step="${step}"] .group`).textContent(), '⇉ bookings');
+      assert.equal(await page.locator('tr[data-step="awaitApproval"] .group').count(), 0);
+      await page.locator('.timeline svg').getByText('waits for approval').waitFor();
+      await page.getByText('● live').waitFor();
+      await screenshot(page, 'dashboard-trip-waiting-1366');
 
-    await page.getByRole('button', { name: 'Send signal “approval”' }).click();
-    const dialog = page.getByRole('dialog');
-    await dialog.getByLabel('approved').check();
-    await dialog.getByLabel('by').fill('ops on call');
-    await dialog.getByRole('button', { name: 'Send signal' }).click();
-    await dialog.waitFor({ state: 'detached' });
+      await page.getByRole('button', { name: 'Send signal “approval”' }).click();
+      const dialog = page.getByRole('dialog');
+      await dialog.getByLabel('approved').check();
+      await dialog.getByLabel('by').fill('ops on call');
+      await dialog.getByRole('button', { name: 'Send signal' }).click();
+      await dialog.waitFor({ state: 'detached' });
 
-    // Live, without reloading: the status, the child saga and the last event arrive by the stream.
-    await page.locator('h2 .status-completed').waitFor({ timeout: 15_000 });
-    await page.locator('tr[data-type="saga_completed"]').waitFor();
-    const child = (await view(seeded.trip)).steps!.find((s) => s.name === 'pay')!.childId!;
-    assert.ok(child);
-    await page.locator(`tr[data-step="pay"] a[href="#/sagas/${child}"]`).waitFor();
-    assert.deepEqual((await stepOf(seeded.trip, 'awaitApproval')).output, {
-      approved: true,
-      by: 'ops on call',
-    });
-    const recorded = (await api.http.get(`/sagas/${seeded.trip}/events`, AUTH)).body.items;
-    assert.equal(await page.locator('tr[data-type]').count(), recorded.length, 'every event once');
-    await page.setViewportSize({ width: 1920, height: 1080 });
-    await screenshot(page, 'dashboard-trip-completed-1920');
-    await page.setViewportSize({ width: 1366, height: 768 });
+      // Live, without reloading: the status, the child saga and the last event arrive by the stream.
+      await page.locator('h2 .status-completed').waitFor({ timeout: 15_000 });
+      await page.locator('tr[data-type="saga_completed"]').waitFor();
+      const child = (await view(seeded.trip)).steps!.find((s) => s.name === 'pay')!.childId!;
+      assert.ok(child);
+      await page.locator(`tr[data-step="pay"] a[href="#/sagas/${child}"]`).waitFor();
+      assert.deepEqual((await stepOf(seeded.trip, 'awaitApproval')).output, {
+        approved: true,
+        by: 'ops on call',
+      });
+      const recorded = (await api.http.get(`/sagas/${seeded.trip}/events`, AUTH)).body.items;
+      assert.equal(await page.locator('tr[data-type]').count(), recorded.length, 'every event once');
+      await page.setViewportSize({ width: 1920, height: 1080 });
+      await screenshot(page, 'dashboard-trip-completed-1920');
+      await page.setViewportSize({ width: 1366, height: 768 });
 
-    await page.locator(`tr[data-step="pay"] a[href="#/sagas/${child}"]`).click();
-    await page.locator('h2', { hasText: 'payment' }).waitFor();
-    await page.getByText('child of').waitFor();
-  });
+      await page.locator(`tr[data-step="pay"] a[href="#/sagas/${child}"]`).click();
+      await page.locator('h2', { hasText: 'payment' }).waitFor();
+      await page.getByText('child of').waitFor();
 
-  it('cancels a running trip from its page, which then compensates', async () => {
+      // The list filtered by parent shows the child saga.
+      await open(`/`);
+      await page.locator('input[name=parentId]').fill(seeded.trip);
+      await page.locator('input[name=parentId]').dispatchEvent('change');
+      assert.deepEqual(await listFor({ parentId: seeded.trip }), [{ id: child, status: 'completed' }]);
+    },
+  );
+
+  scenario('cancels a running trip from its page, which then compensates', async () => {
     const id = await start('trip', tripInput());
     await waitingForApproval(id);
-    await page.goto(`${api.http.baseUrl}/dashboard#/sagas/${id}`);
+    await open(`/sagas/${id}`);
     await page.getByRole('button', { name: 'Cancel saga' }).click();
     await page.getByRole('dialog').getByRole('button', { name: 'Cancel saga' }).click();
     await page.locator('h2 .status-compensated').waitFor({ timeout: 15_000 });
@@ -176,8 +201,8 @@ describe('dashboard (Chromium)', () => {
     await page.locator('tr[data-type="cancel_requested"]').waitFor();
   });
 
-  it('retries a dead letter from its page, which then compensates', async () => {
-    await page.goto(`${api.http.baseUrl}/dashboard#/sagas/${seeded.deadLetter}`);
+  scenario('retries a dead letter from its page, which then compensates', async () => {
+    await open(`/sagas/${seeded.deadLetter}`);
     await page.locator('h2 .status-failed').waitFor();
     await screenshot(page, 'dashboard-dead-letter-1366');
     await page.getByRole('button', { name: 'Retry dead letter' }).click();
@@ -187,10 +212,10 @@ describe('dashboard (Chromium)', () => {
     await page.locator('tr[data-type="saga_retried"]').waitFor();
   });
 
-  it('shows a signal refused by its schema in the dialog, and changes nothing', async () => {
+  scenario('shows a signal refused by its schema in the dialog, and changes nothing', async () => {
     const id = await start('trip', tripInput());
     await waitingForApproval(id);
-    await page.goto(`${api.http.baseUrl}/dashboard#/sagas/${id}`);
+    await open(`/sagas/${id}`);
     await page.getByRole('button', { name: 'Send signal “approval”' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByRole('button', { name: 'Send signal' }).click();
@@ -200,8 +225,8 @@ describe('dashboard (Chromium)', () => {
     await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
 
-  it('shows the definitions: versions, steps, groups, signals and limits', async () => {
-    await page.goto(`${api.http.baseUrl}/dashboard#/definitions`);
+  scenario('shows the definitions: versions, steps, groups, signals and limits', async () => {
+    await open(`/definitions`);
     const trip = page.locator('article[data-saga="trip"]');
     await trip.waitFor();
     const text = (await trip.textContent())!;

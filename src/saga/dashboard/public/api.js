@@ -27,12 +27,20 @@ function headers(extra = {}) {
   return key ? { ...extra, authorization: `Bearer ${key}` } : extra;
 }
 
-/** Fetches with the key; on 401 asks for one and tries again. */
+/** The one question for a key that calls refused at once wait for. */
+let asking;
+
+/** Fetches with the key; on 401 asks for one (once for all the calls refused meanwhile) and tries again. */
 async function authorized(path, init = {}) {
   for (;;) {
+    const sent = sessionStorage.getItem(KEY);
     const response = await fetch(path, { ...init, headers: headers(init.headers) });
     if (response.status !== 401) return response;
-    const key = await askForKey((await response.json()).message);
+    // Another call got a new key while this one was refused: try that one first.
+    if (sessionStorage.getItem(KEY) !== sent) continue;
+    const { message } = await response.json();
+    asking ??= askForKey(message).finally(() => (asking = undefined));
+    const key = await asking;
     if (!key) throw new ApiError({ statusCode: 401, message: 'An API key is needed' });
     sessionStorage.setItem(KEY, key);
   }

@@ -48,14 +48,14 @@ export function ListPage({ query }) {
       setError,
     );
     get(listPath(filter)).then((p) => {
-      setPage(p);
+      setPage({ ...p, filterKey });
       setError(undefined);
     }, setError);
   }, [filterKey, tick]);
 
   const more = () =>
     get(listPath(filter, page.nextCursor)).then(
-      (p) => setPage({ items: [...page.items, ...p.items], nextCursor: p.nextCursor }),
+      (p) => setPage({ ...page, items: [...page.items, ...p.items], nextCursor: p.nextCursor }),
       setError,
     );
   const totals = Object.fromEntries(STATUSES.map((s) => [s, 0]));
@@ -137,21 +137,18 @@ export function ListPage({ query }) {
           onChange=${(e) => setFilter({ ...filter, parentId: e.target.value.trim() })}
         />
       </label>
-      <label
-        >${'\u00a0'}<button type="button" class="secondary outline" onClick=${() => setFilter({})}>
-          Clear
-        </button></label
-      >
+      <button type="button" class="secondary outline" onClick=${() => setFilter({})}>Clear</button>
     </form>
-    <${SagaTable} items=${page.items} id="runs" />
+    <${SagaTable} items=${page.items} id="runs" filter=${page.filterKey} />
     ${page.items.length === 0 && html`<p class="muted empty">No saga matches these filters.</p>`}
     ${page.nextCursor && html`<button class="secondary outline" onClick=${more}>Load more</button>`}
   `;
 }
 
-function SagaTable({ items, id }) {
+/** `filter`: what the rows were loaded for, so that a reader can tell a list that is still loading. */
+function SagaTable({ items, id, filter }) {
   return html`<div class="overflow-auto">
-    <table class="striped sagas" id=${id}>
+    <table class="striped sagas" id=${id} data-filter=${filter}>
       <thead>
         <tr>
           <th>Saga</th>
