@@ -36,6 +36,7 @@ export class SagaEventStream {
   private again = false;
   private readonly timers: NodeJS.Timeout[] = [];
   private stopListening?: () => void;
+  private closed = false;
 
   constructor(
     private readonly sagaId: string,
@@ -49,6 +50,11 @@ export class SagaEventStream {
    * saga. Listens before reading the snapshot, so that a commit right after it is not missed.
    */
   async open(response: StreamResponse, onClose: () => void): Promise<boolean> {
+    // Listened to first: a client may leave while the snapshot is read.
+    response.on('close', () => {
+      this.close(response);
+      onClose();
+    });
     this.stopListening = this.bus.listen(this.sagaId, () => this.catchUp(response));
     let first: { view: SagaView; cursor: EventCursor } | undefined;
     try {
@@ -57,16 +63,13 @@ export class SagaEventStream {
       if (!first) this.stopListening();
     }
     if (!first) return false;
+    if (this.closed) return true;
     response.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       'Cache-Control': 'no-cache, no-transform',
       Connection: 'keep-alive',
       // Tells nginx-like proxies not to buffer the stream.
       'X-Accel-Buffering': 'no',
-    });
-    response.on('close', () => {
-      this.close(response);
-      onClose();
     });
     response.write(`event: snapshot\ndata: ${JSON.stringify(first.view)}\n\n`);
     if (TERMINAL_SAGA_STATUSES.includes(first.view.status)) {
@@ -84,6 +87,7 @@ export class SagaEventStream {
 
   /** Ends the stream (the saga ended, the client left, the app stops). */
   close(response: StreamResponse): void {
+    this.closed = true;
     for (const timer of this.timers) clearInterval(timer);
     this.timers.length = 0;
     this.stopListening?.();
@@ -92,7 +96,7 @@ export class SagaEventStream {
 
   /** Reads and sends what was recorded since the cursor; one read at a time, another after it if asked meanwhile. */
   private catchUp(response: StreamResponse): void {
-    if (!this.cursor || response.writableEnded) return;
+    if (!this.cursor || this.closed) return;
     if (this.reading) {
       this.again = true;
       return;
@@ -116,7 +120,7 @@ export class SagaEventStream {
 
   private send(response: StreamResponse, events: SagaEventView[]): void {
     for (const event of events) {
-      if (response.writableEnded) return;
+      if (this.closed) return;
       response.write(`event: saga-event\nid: ${event.seq}\ndata: ${JSON.stringify(event)}\n\n`);
       if (TERMINAL_EVENTS.includes(event.type)) return this.close(response);
     }
