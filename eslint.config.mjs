@@ -13,6 +13,32 @@ export default tseslint.config(
     },
   },
   {
+    // The dashboard's scripts run in the browser, as they are.
+    files: ['src/saga/dashboard/public/**/*.js'],
+    languageOptions: {
+      sourceType: 'module',
+      globals: Object.fromEntries(
+        [
+          'window',
+          'document',
+          'location',
+          'sessionStorage',
+          'fetch',
+          'setTimeout',
+          'clearTimeout',
+          'setInterval',
+          'clearInterval',
+          'addEventListener',
+          'removeEventListener',
+          'URLSearchParams',
+          'TextDecoderStream',
+          'AbortController',
+          'globalThis',
+        ].map((name) => [name, 'readonly']),
+      ),
+    },
+  },
+  {
     // Tests read untyped JSON responses.
     files: ['test/**/*.ts', 'bench/**/*.ts'],
     rules: { '@typescript-eslint/no-explicit-any': 'off' },

@@ -10,6 +10,10 @@ import { SagaActionsController } from './api/saga-actions.controller.js';
 import { SagaExceptionFilter } from './api/saga-exception.filter.js';
 import { SagasController } from './api/sagas.controller.js';
 import { SchedulesController } from './api/schedules.controller.js';
+import { DefinitionsController } from './api/definitions.controller.js';
+import { SagaCountsController } from './api/saga-counts.controller.js';
+import { SagaStreamController } from './api/saga-stream.controller.js';
+import { DashboardController } from './dashboard/dashboard.controller.js';
 import { SagaExplorer } from './definition/saga-explorer.js';
 import { SagaMetadataAccessor } from './definition/saga-metadata.accessor.js';
 import { SagaRegistry } from './definition/saga-registry.js';
@@ -40,6 +44,8 @@ import { SagaScheduler } from './schedules/saga-scheduler.js';
 import { ScheduleMetrics } from './schedules/schedule-metrics.js';
 import { ScheduleStore } from './schedules/schedule.store.js';
 import { UnitProgressStore } from './store/unit-progress.store.js';
+import { SagaStreamBus } from './streams/saga-stream-bus.js';
+import { SagaStreams } from './streams/saga-streams.js';
 
 export interface SagaModuleAsyncOptions extends Pick<ModuleMetadata, 'imports'> {
   // eslint-disable-next-line @typescript-eslint/no-explicit-any -- Nest injects factory arguments by token
@@ -92,7 +98,11 @@ export class SagaModule {
       controllers: [
         SagaActionsController,
         SagasController,
+        SagaStreamController,
+        SagaCountsController,
+        DefinitionsController,
         SchedulesController,
+        DashboardController,
         HealthController,
         MetricsController,
         DocsController,
@@ -116,6 +126,8 @@ export class SagaModule {
         SagaService,
         SagaBulkActions,
         CancellationBus,
+        SagaStreamBus,
+        SagaStreams,
         SagaMetrics,
         SagaEventLog,
         DocumentedRoutes,

@@ -4,7 +4,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { DECLINED_CARD } from '../../sagas/payment/card-acquirer.service.js';
 import { SLOW_ANSWER_MS } from '../../sagas/trip/flight.service.js';
 import type { SagaView, StepView } from '../../src/saga/index.js';
-import { eventsOf } from '../support/sagas.js';
+import { eventsOf, tripInput } from '../support/sagas.js';
 import { startTestApp, type TestApp } from '../support/test-app.js';
 
 const CARD = '4242424242424242';
@@ -17,17 +17,7 @@ const HOLD_LOCK = 4_242_001;
 type TripView = Omit<SagaView, 'input'> & { input: any };
 type TripStepView = StepView;
 
-/** A valid trip of its own; `overrides` replace whole fields (`car: undefined` drops the car). */
-const trip = (overrides: Record<string, unknown> = {}, prefix = 'trip') => ({
-  tripId: `${prefix}-${Math.random().toString(36).slice(2)}`,
-  travelerId: 'traveler-1',
-  flight: { from: 'LHR', to: 'LIS' },
-  hotel: { city: 'Lisbon', nights: 3 },
-  car: { class: 'compact' },
-  amount: 980,
-  card: CARD,
-  ...overrides,
-});
+const trip = tripInput;
 
 /**
  * The trip saga through the running app, over HTTP: its contract is an HTTP one (signals,

@@ -42,9 +42,9 @@ export const orderInput = (overrides: Record<string, unknown> = {}) => ({
   ...overrides,
 });
 
-/** A trip of its own (its bookings and payment are found by its trip id): parallel bookings, an approval, a child payment. */
-export const tripInput = (overrides: Record<string, unknown> = {}) => ({
-  tripId: `trip-${Math.random().toString(36).slice(2)}`,
+/** A valid trip of its own; `overrides` replace whole fields (`car: undefined` drops the car). */
+export const tripInput = (overrides: Record<string, unknown> = {}, prefix = 'trip') => ({
+  tripId: `${prefix}-${Math.random().toString(36).slice(2)}`,
   travelerId: 'traveler-1',
   flight: { from: 'LHR', to: 'LIS' },
   hotel: { city: 'Lisbon', nights: 3 },

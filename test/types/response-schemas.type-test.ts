@@ -8,6 +8,8 @@ import {
   bulkResultSchema,
   errorBodySchema,
   healthSchema,
+  sagaCountsSchema,
+  sagaDefinitionsSchema,
   sagaEventsSchema,
   sagaListSchema,
   sagaSummarySchema,
@@ -18,6 +20,8 @@ import {
 import type { SagaActionsController } from '../../src/saga/api/saga-actions.controller.js';
 import type { SagasController } from '../../src/saga/api/sagas.controller.js';
 import type { SchedulesController } from '../../src/saga/api/schedules.controller.js';
+import type { SagaCountsController } from '../../src/saga/api/saga-counts.controller.js';
+import type { DefinitionsController } from '../../src/saga/api/definitions.controller.js';
 import type { StepView } from '../../src/saga/store/saga-views.js';
 
 /** `true` only when A and B are the same type, not merely assignable one way or both. */
@@ -56,6 +60,8 @@ describes<Answer<SagaActionsController['skipStep']>>()(sagaSummarySchema);
 describes<Answer<SagaActionsController['cancelMatching']>>()(bulkResultSchema);
 describes<Answer<SagaActionsController['retryMatching']>>()(bulkResultSchema);
 describes<Answer<SchedulesController['list']>>()(scheduleListSchema);
+describes<Answer<SagaCountsController['counts']>>()(sagaCountsSchema);
+accepts<ReturnType<DefinitionsController['list']>>()(sagaDefinitionsSchema);
 describes<ErrorBody>()(errorBodySchema);
 // GET /sagas/{id} always sends `steps`; the list's items never do.
 accepts<Answer<SagasController['get']> & { steps: StepView[] }>()(sagaViewSchema);

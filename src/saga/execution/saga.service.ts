@@ -17,6 +17,7 @@ import type { SagaSnapshot } from '../machine/saga-snapshot.js';
 import type { SagaInput } from '../machine/transition.js';
 import { SagaStore, type CreatedSaga, type SagaTiming, type StoreSql } from '../store/saga.store.js';
 import { assertStorableJson } from '../store/storable-json.js';
+import { SagaStreamBus } from '../streams/saga-stream-bus.js';
 import { CancellationBus } from './cancellation-bus.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 
@@ -43,6 +44,7 @@ export class SagaService {
     private readonly dispatcher: SagaDispatcher,
     private readonly cancellations: CancellationBus,
     private readonly eventLog: SagaEventLog,
+    private readonly streams: SagaStreamBus,
   ) {}
 
   /**
@@ -195,7 +197,10 @@ export class SagaService {
     });
     if (!outcome) throw new SagaNotFoundError(id);
     const { saga, transition, others } = outcome;
-    if (applied) this.eventLog.committed(saga, [...recorded, ...(transition?.events ?? [])]);
+    if (applied) {
+      this.eventLog.committed(saga, [...recorded, ...(transition?.events ?? [])]);
+      this.streams.committed(id, others);
+    }
     if (transition) {
       this.dispatcher.dispatchTransition(saga, transition, others);
       if (transition.abortRunning) this.cancellations.publishSoon(id);

@@ -31,6 +31,7 @@ import type { Outcome, SagaInput, Transition } from '../machine/transition.js';
 import { SagaStatus } from '../saga-status.js';
 import { CancellationBus } from './cancellation-bus.js';
 import { StepInvoker } from './step-invoker.js';
+import { SagaStreamBus } from '../streams/saga-stream-bus.js';
 import { UNIT_BOUNDARY_HOOK, type UnitBoundaryHook } from './unit-boundary-hook.js';
 
 /** How long a worker keeps recording an outcome while Postgres is unreachable before it lets BullMQ retry the job. */
@@ -59,6 +60,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly versions: SagaVersionGate,
     private readonly queues: LimitedQueues,
     private readonly redis: RedisConnections,
+    private readonly streams: SagaStreamBus,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
     @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
@@ -174,13 +176,20 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private unitToRun(job: Job<UnitJobData>): Promise<SagaSnapshot | undefined> | SagaSnapshot {
     const { sagaId, unit, seq, claimed, snapshot, committedAt, due, left = 0 } = job.data;
     if (due) return this.store.current(sagaId, unit, seq);
-    if (!claimed || job.attemptsStarted - left > 1) return this.store.claim(sagaId, unit, seq);
+    if (!claimed || job.attemptsStarted - left > 1) return this.claim(sagaId, unit, seq);
     // A job enqueued long after its commit may have lost a race with the reconciler, which enqueues
     // the same unit once it is overdue: that job may have run and been recorded already. A cancel
     // since the commit is not in the snapshot either, nor anything since, once the job was left.
     const fresh = committedAt !== undefined && job.timestamp - committedAt < RECONCILE_GRACE_MS / 2;
     if (snapshot && fresh && !left && !this.invoker.cancelSignalled(sagaId)) return snapshot;
     return this.store.current(sagaId, unit, seq);
+  }
+
+  /** A claim records the attempt's start: an event that the saga's open streams want. */
+  private async claim(sagaId: string, unit: string, seq: number): Promise<SagaSnapshot | undefined> {
+    const saga = await this.store.claim(sagaId, unit, seq);
+    if (saga) this.streams.committed(sagaId);
+    return saga;
   }
 
   private async run(
@@ -255,6 +264,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private afterCommit(saga: SagaSnapshot, transition: Transition, others: DueUnit[]): void {
     this.metrics.recordTransition(transition);
     this.eventLog.committed(saga, transition.events);
+    this.streams.committed(saga.id, others);
     this.dispatcher.dispatchTransition(saga, transition, others);
     if (transition.abortRunning) this.cancellations.publishSoon(saga.id);
     for (const child of transition.stopChildren) this.cancellations.publishSoon(child);

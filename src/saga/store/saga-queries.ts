@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { and, asc, count, countDistinct, desc, eq, gte, inArray, lt, type SQL } from 'drizzle-orm';
+import { and, asc, count, countDistinct, desc, eq, gt, gte, inArray, lt, max, type SQL } from 'drizzle-orm';
+import type { PostgresJsDatabase } from 'drizzle-orm/postgres-js';
 import { unitKey } from '../machine/saga-snapshot.js';
 import { ACTIVE_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import { SagaDatabase } from './saga-database.js';
@@ -18,21 +19,30 @@ export interface SagaListFilter {
   cursor?: string;
 }
 
+/** Where a saga's event history stands: its last event's row id, and how many events it has. */
+export interface EventCursor {
+  id: number;
+  seq: number;
+}
+
+/** The pool, or a read transaction on it. */
+type Reader = Pick<PostgresJsDatabase, 'select'>;
+
 /** The read side: what the HTTP API and the metrics show. */
 @Injectable()
 export class SagaQueries {
   constructor(private readonly database: SagaDatabase) {}
 
-  async get(id: string): Promise<SagaView | undefined> {
+  async get(id: string, db: Reader = this.database.db): Promise<SagaView | undefined> {
     const { sagas, sagaUnits } = this.database.tables;
     // One statement, so the saga and its units come from the same snapshot.
-    const rows = await this.database.db
+    const rows = await db
       .select({ saga: sagas, unit: sagaUnits })
       .from(sagas)
       .innerJoin(sagaUnits, eq(sagaUnits.sagaId, sagas.id))
       .where(eq(sagas.id, id));
     if (rows.length === 0) return undefined;
-    const children = await this.database.db
+    const children = await db
       .select({ id: sagas.id, name: sagas.name, status: sagas.status, step: sagas.parentStep })
       .from(sagas)
       .where(eq(sagas.parentId, id))
@@ -77,6 +87,47 @@ export class SagaQueries {
       .orderBy(asc(sagaEvents.id));
     // Every saga has a saga_started event, so no rows means no saga.
     return rows.length === 0 ? undefined : rows.map(toEventView);
+  }
+
+  /**
+   * The saga view and where its event history stands, read from one snapshot: the events after
+   * that cursor are exactly those the view does not show yet.
+   */
+  async viewWithCursor(id: string): Promise<{ view: SagaView; cursor: EventCursor } | undefined> {
+    const { sagaEvents } = this.database.tables;
+    return this.database.db.transaction(
+      async (tx) => {
+        const view = await this.get(id, tx);
+        if (!view) return undefined;
+        const [last] = await tx
+          .select({ id: max(sagaEvents.id), seq: count() })
+          .from(sagaEvents)
+          .where(eq(sagaEvents.sagaId, id));
+        return { view, cursor: { id: last.id ?? 0, seq: last.seq } };
+      },
+      { isolationLevel: 'repeatable read', accessMode: 'read only' },
+    );
+  }
+
+  /**
+   * The saga's events recorded after `cursor`, numbered on from it. Events of one saga are
+   * committed in the order of their ids (each transition holds the saga row's lock while it inserts
+   * them), so nothing lands behind a cursor once it was read.
+   */
+  async eventsAfter(
+    sagaId: string,
+    cursor: EventCursor,
+  ): Promise<{ events: SagaEventView[]; cursor: EventCursor }> {
+    const { sagaEvents } = this.database.tables;
+    const rows = await this.database.db
+      .select()
+      .from(sagaEvents)
+      .where(and(eq(sagaEvents.sagaId, sagaId), gt(sagaEvents.id, cursor.id)))
+      .orderBy(asc(sagaEvents.id));
+    return {
+      events: rows.map((row, index) => toEventView(row, cursor.seq + index)),
+      cursor: rows.length ? { id: rows[rows.length - 1].id, seq: cursor.seq + rows.length } : cursor,
+    };
   }
 
   /**

@@ -53,6 +53,68 @@ export const scheduleListSchema = z
   })
   .meta({ id: 'ScheduleList' });
 
+export const sagaCountsSchema = z
+  .object({
+    items: z.array(
+      z.object({ name: z.string(), status: z.string(), count: z.int().min(0) }).meta({ id: 'SagaCount' }),
+    ),
+  })
+  .meta({ id: 'SagaCounts', description: 'How many sagas there are of each name in each status.' });
+
+const jsonSchema = z.record(z.string(), z.unknown()).meta({ description: 'A JSON Schema (draft 2020-12).' });
+const handlerDefinitionFields = {
+  method: z.string(),
+  retry: z.object({
+    attempts: z.int().min(1),
+    backoff: z.object({
+      type: z.enum(['exponential', 'fixed']),
+      delay: z.number(),
+      maxDelay: z.number(),
+      jitter: z.number(),
+    }),
+  }),
+  timeoutMs: z.number(),
+  limits: z
+    .object({
+      concurrency: z.int().min(1).optional(),
+      rateLimit: z.object({ max: z.int().min(1), durationMs: z.int().min(1) }).optional(),
+    })
+    .optional(),
+};
+
+export const sagaDefinitionsSchema = z
+  .object({
+    items: z.array(
+      z
+        .object({
+          name: z.string(),
+          version: z.int().min(1),
+          latest: z.boolean().meta({ description: 'New sagas of this name start on this version.' }),
+          className: z.string(),
+          deadlineMs: z.number().optional(),
+          priority: z.int().min(1).max(10),
+          concurrencyKey: z.boolean().meta({ description: 'Whether it runs one saga per key at a time.' }),
+          schedules: z.array(z.object({ id: z.string(), cron: z.string(), timezone: z.string() })),
+          input: jsonSchema,
+          steps: z.array(
+            z.object({
+              ...handlerDefinitionFields,
+              name: z.string(),
+              kind: z.enum(['task', 'wait', 'child']),
+              group: z.string().optional(),
+              compensateOnFailure: z.boolean(),
+              compensation: z.object(handlerDefinitionFields).optional(),
+              signal: z.object({ name: z.string(), schema: jsonSchema }).optional(),
+              child: z.string().optional(),
+              delayMs: z.number().optional(),
+            }),
+          ),
+        })
+        .meta({ id: 'SagaDefinition' }),
+    ),
+  })
+  .meta({ id: 'SagaDefinitions' });
+
 export const signalReceiptSchema = z
   .object({ id: z.uuid(), signal: z.string(), status: z.literal('accepted') })
   .meta({ id: 'SignalReceipt' });
