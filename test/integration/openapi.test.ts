@@ -350,7 +350,9 @@ describe('OpenAPI document with an API key', () => {
     assert.deepEqual(document.components.securitySchemes, { bearer: { type: 'http', scheme: 'bearer' } });
     for (const [path, item] of Object.entries(document.paths)) {
       for (const [method, operation] of Object.entries(item)) {
-        const open = path === '/health' || path === '/metrics';
+        // The dashboard's page and scripts hold no data: the page asks for the key and sends it on
+        // every call it makes (a browser cannot send a Bearer header when it loads a page).
+        const open = path === '/health' || path === '/metrics' || path.startsWith('/dashboard');
         const response = await t.http.request(method.toUpperCase(), path.replace(/\{[^}]+\}/g, UNKNOWN_ID));
         assert.equal(response.status === 401, !open, `${method} ${path} answered ${response.status}`);
         assert.deepEqual(operation.security, open ? undefined : [{ bearer: [] }], `${method} ${path}`);
