@@ -36,6 +36,9 @@ export class AppModule {
           lockDurationMs: config.LOCK_DURATION_MS,
           shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
           apiKey: config.API_KEY,
+          tracing: config.OTEL_EXPORTER_OTLP_ENDPOINT
+            ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME }
+            : undefined,
         }),
         ...sagaModules,
       ],

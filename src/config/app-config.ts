@@ -33,6 +33,13 @@ const envSchema = z.object({
   LOCK_DURATION_MS: wholeNumber(1000, 600_000, 5000),
   SHUTDOWN_GRACE_MS: wholeNumber(0, 600_000, 10_000),
   LOG_LEVEL: z.enum(['error', 'warn', 'log', 'debug', 'verbose']).default('log'),
+  // Lines for people on a terminal; one JSON object a line for whatever reads a pipe or a file.
+  LOG_FORMAT: z.enum(['pretty', 'json']).default(() => (process.stdout.isTTY ? 'pretty' : 'json')),
+  // Unset: no tracing, and no OpenTelemetry code loaded. The OTLP/HTTP base URL; spans go to /v1/traces.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().max(255).default('nest-saga'),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

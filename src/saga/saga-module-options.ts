@@ -52,13 +52,28 @@ export interface SagaModuleOptions {
   shutdownGraceMs?: number;
   /** When set, every saga route needs `Authorization: Bearer <apiKey>`. @defaultValue unset */
   apiKey?: string;
+  /**
+   * When set, spans are exported over OTLP/HTTP: one trace per saga, a span per step and
+   * compensation attempt. Unset, no OpenTelemetry code is loaded. @defaultValue unset
+   */
+  tracing?: SagaTracingOptions;
+}
+
+export interface SagaTracingOptions {
+  /** OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`), e.g. `http://collector:4318`; spans go to `/v1/traces`. */
+  otlpEndpoint: string;
+  /** The `service.name` of the spans. @defaultValue 'nest-saga' */
+  serviceName?: string;
 }
 
 export const SAGA_MODULE_OPTIONS = Symbol('SAGA_MODULE_OPTIONS');
 
-export type ResolvedSagaModuleOptions = Required<Omit<SagaModuleOptions, 'apiKey' | 'defaults'>> & {
+export type ResolvedSagaModuleOptions = Required<
+  Omit<SagaModuleOptions, 'apiKey' | 'defaults' | 'tracing'>
+> & {
   apiKey?: string;
   defaults: HandlerDefaults;
+  tracing?: Required<SagaTracingOptions>;
 };
 
 export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSagaModuleOptions {
@@ -75,6 +90,10 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     lockDurationMs: options.lockDurationMs ?? 5000,
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     apiKey: options.apiKey || undefined,
+    tracing: options.tracing && {
+      otlpEndpoint: options.tracing.otlpEndpoint,
+      serviceName: options.tracing.serviceName ?? 'nest-saga',
+    },
     defaults: {
       retry: resolveRetryPolicy(options.defaults?.retry, DEFAULT_RETRY_POLICY),
       timeoutMs: options.defaults?.timeoutMs ?? 30_000,

@@ -70,6 +70,7 @@ const NEW_SAGA = {
   deadline_in_ms: 'float8',
   parent_id: 'uuid',
   parent_step: 'int',
+  trace_context: 'text',
   units: 'jsonb',
 } as const;
 
@@ -143,7 +144,7 @@ export class SagaStore {
     def: SagaDefinition,
     input: unknown,
     idempotencyKey: string | undefined,
-    timing: SagaTiming = {},
+    timing: SagaTiming & { traceContext?: string } = {},
   ): Promise<StoredStart> {
     return this.creates.push(SagaStore.newSaga(def, input, { ...timing, idempotencyKey }));
   }
@@ -152,7 +153,11 @@ export class SagaStore {
   static newSaga(
     def: SagaDefinition,
     input: unknown,
-    options: SagaTiming & { idempotencyKey?: string; parent?: { id: string; step: number } },
+    options: SagaTiming & {
+      idempotencyKey?: string;
+      parent?: { id: string; step: number };
+      traceContext?: string;
+    },
   ): NewSagaRecord {
     const startInMs = options.startAt
       ? Math.max(0, options.startAt.getTime() - Date.now())
@@ -183,6 +188,7 @@ export class SagaStore {
       deadline_in_ms: deadlineInMs ?? null,
       parent_id: options.parent?.id ?? null,
       parent_step: options.parent?.step ?? null,
+      trace_context: options.traceContext ?? null,
       units,
     };
   }
@@ -243,10 +249,10 @@ export class SagaStore {
           AS new(${sql.unsafe(recordsetColumns(NEW_SAGA))})
       ), ins AS (
         INSERT INTO sagas (id, name, version, status, input, idempotency_key, start_at, deadline_at, parent_id,
-          parent_step)
+          parent_step, trace_context)
         SELECT id, name, version, 'pending', input, key,
           coalesce(start_at::timestamptz, CASE WHEN start_in_ms > 0 THEN now() + start_in_ms * interval '1 millisecond' END),
-          now() + deadline_in_ms * interval '1 millisecond', parent_id, parent_step
+          now() + deadline_in_ms * interval '1 millisecond', parent_id, parent_step, trace_context
         FROM new
         ON CONFLICT (name, idempotency_key) DO NOTHING
         RETURNING id, name, status
@@ -623,6 +629,7 @@ interface SnapshotRow {
   input: unknown;
   parent_id: string | null;
   parent_step: number | null;
+  trace_context: string | null;
   units: UnitRow[];
 }
 
@@ -636,6 +643,8 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
     cancelRequested: row.cancel_requested,
     input: row.input,
     parent: row.parent_id === null ? null : { id: row.parent_id, step: row.parent_step! },
+    // Left out when untraced: the snapshot travels in every job.
+    ...(row.trace_context !== null && { traceContext: row.trace_context }),
     units: row.units.map((u) => ({
       key: u.key,
       kind: u.kind,
@@ -686,7 +695,7 @@ const UNIT_COLUMNS =
 
 /** The columns of a saga that a snapshot holds, for a query in which the saga row is aliased `s`. */
 const SAGA_COLUMNS =
-  's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.input, s.parent_id, s.parent_step';
+  's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.input, s.parent_id, s.parent_step, s.trace_context';
 
 /**
  * The saga's units as JSON rows, for a query in which the saga row is aliased `s`; a child step's

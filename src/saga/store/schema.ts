@@ -51,6 +51,8 @@ export function sagaTables(schema: PgSchema) {
       /** When a scheduled start is due (null: started at once). */
       startAt: timestamptz('start_at'),
       deadlineAt: timestamptz('deadline_at'),
+      /** The W3C `traceparent` of its start span, when tracing was on: every attempt's span joins that trace. */
+      traceContext: text('trace_context'),
     },
     (t) => [
       uniqueIndex('sagas_name_idempotency_key_idx').on(t.name, t.idempotencyKey),
