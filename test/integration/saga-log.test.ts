@@ -57,7 +57,7 @@ describe('the log tells what happens to sagas', () => {
   async function linesOf(id: string, last: RegExp): Promise<string[]> {
     const lines = () =>
       jsonLines()
-        .filter((line) => line.sagaId === id)
+        .filter((line) => line.sagaId === id && line.context === 'Saga')
         .map(
           (line) =>
             `${NEST_LEVEL[line.level]} ${line.msg.replace(`scripted ${id}`, '').replace(/^:? ?/, '')}`,
@@ -69,7 +69,7 @@ describe('the log tells what happens to sagas', () => {
   it("every line is a JSON object; a saga event's has sagaId, saga, step and attempt as fields", async () => {
     const id = await run({ b: ['fail', 'ok'] });
     await linesOf(id, /completed/);
-    const lines = jsonLines().filter((line) => line.sagaId === id);
+    const lines = jsonLines().filter((line) => line.sagaId === id && line.context === 'Saga');
     for (const line of lines) {
       assert.equal(line.saga, 'scripted');
       assert.equal(line.context, 'Saga');
@@ -80,6 +80,15 @@ describe('the log tells what happens to sagas', () => {
     assert.match(failed.msg, new RegExp(`^scripted ${id} b \\(attempt 1\\): step failed, retrying in 50 ms`));
     const started = lines.find((line) => line.msg.endsWith('started'))!;
     assert.deepEqual([started.step, started.attempt], [undefined, undefined]);
+    // A handler's lines (ctx.logger) carry them too.
+    const handlerLines = jsonLines().filter((line) => line.sagaId === id && line.context === 'scripted.b');
+    assert.deepEqual(
+      handlerLines.map((line) => [line.msg, line.saga, line.step, line.attempt]),
+      [
+        ['fail (call 1)', 'scripted', 'b', 1],
+        ['ok (call 2)', 'scripted', 'b', 2],
+      ],
+    );
     // Nest's own lines go through the same logger, with their context.
     assert.ok(jsonLines().some((line) => line.context === 'SagaExplorer' && line.level === 'info'));
   });

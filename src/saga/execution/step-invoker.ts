@@ -1,6 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { toSagaError } from '../errors/saga-error.js';
+import { AttemptLogger } from '../observability/attempt-logger.js';
 import { assertStorableJson } from '../store/storable-json.js';
 import { SagaCancelledError } from '../errors/saga-cancelled.error.js';
 import { StepTimeoutError } from '../errors/step-timeout.error.js';
@@ -57,7 +58,12 @@ export class StepInvoker {
       // A wait step's handler runs with the signal it took.
       ...(unit.payload !== null ? { payload: unit.payload } : {}),
       signal: controller.signal,
-      logger: new Logger(label),
+      logger: new AttemptLogger(label, {
+        sagaId: saga.id,
+        saga: saga.name,
+        step: step.name,
+        attempt: unit.attempts,
+      }),
     };
     try {
       const method = (def.instance as Record<string, (ctx: StepContext) => unknown>)[handler.method];
