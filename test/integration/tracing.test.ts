@@ -74,6 +74,7 @@ describe('tracing: one trace per saga, a span per attempt, over OTLP', () => {
       [http.name, http.kind, http.attributes['http.route'], http.attributes['http.response.status_code']],
       ['POST /sagas/{name}', OtlpSpanKind.Server, '/sagas/{name}', 202],
     );
+    assert.equal(http.attributes['url.path'], '/sagas/scripted');
     // The caller's trace goes on: the HTTP span is a child of the caller's span.
     assert.deepEqual([http.traceId, http.parentSpanId], [CALLER_TRACE_ID, CALLER_SPAN_ID]);
     const attempts = receiver

@@ -141,7 +141,11 @@ export class OtlpSagaTracing extends SagaTracing {
     return this.traceparentOf(context.active());
   }
 
-  override serveStart(request: IncomingMessage, response: ServerResponse, next: () => void): void {
+  override serveStart(
+    request: IncomingMessage & { originalUrl?: string },
+    response: ServerResponse,
+    next: () => void,
+  ): void {
     const parent = this.propagator.extract(ROOT_CONTEXT, request.headers, defaultTextMapGetter);
     const span = this.tracer.startSpan(
       'POST /sagas/{name}',
@@ -150,7 +154,8 @@ export class OtlpSagaTracing extends SagaTracing {
         attributes: {
           [ATTR_HTTP_REQUEST_METHOD]: 'POST',
           [ATTR_HTTP_ROUTE]: '/sagas/{name}',
-          [ATTR_URL_PATH]: request.url?.split('?')[0],
+          // Express strips a middleware's mount path from `url`, not from `originalUrl`.
+          [ATTR_URL_PATH]: (request.originalUrl ?? request.url)?.split('?')[0],
         },
       },
       parent,
