@@ -38,6 +38,9 @@ export class AppModule {
           shutdownGraceMs: config.SHUTDOWN_GRACE_MS,
           apiKey: config.API_KEY,
           retentionMs: config.SAGA_RETENTION,
+          tracing: config.OTEL_EXPORTER_OTLP_ENDPOINT
+            ? { otlpEndpoint: config.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: config.OTEL_SERVICE_NAME }
+            : undefined,
         }),
         ...sagaModules,
       ],

@@ -1,4 +1,5 @@
 import {
+  Logger,
   UnsupportedMediaTypeException,
   type DynamicModule,
   type INestApplication,
@@ -7,6 +8,7 @@ import {
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import type { AppConfig } from './config/app-config.js';
+import { PinoLogger } from './saga/observability/pino-logger.js';
 import { STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 
@@ -18,17 +20,29 @@ export const BODY_LIMIT = '1mb';
 /** Builds the HTTP application around `module`; the same path serves `npm start`, the tests and the demo. */
 export async function createApp(
   module: DynamicModule,
-  config: Pick<AppConfig, 'LOG_LEVEL'>,
+  config: Pick<AppConfig, 'LOG_LEVEL' | 'LOG_FORMAT'>,
 ): Promise<INestApplication> {
   const app = await NestFactory.create<NestExpressApplication>(module, {
     bodyParser: false,
-    logger: LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1),
+    logger: useLogger(config),
   });
   // Not `strict`: a body of `null`, `42` or `"text"` is JSON, and the route says what it wanted instead.
   app.useBodyParser('json', { limit: BODY_LIMIT, strict: false });
   app.use(rejectUnreadBodies);
   answerMalformedRequests(app.getHttpServer() as Server);
   return app;
+}
+
+/**
+ * Makes every Nest logger of the process write through pino in LOG_FORMAT, at LOG_LEVEL and the
+ * levels above it. Nest asks a logger of its own kind which levels are on, but any other for the
+ * levels set with `Logger.overrideLogger`: set, so that `Logger.isLevelEnabled` answers for pino.
+ */
+export function useLogger(config: Pick<AppConfig, 'LOG_LEVEL' | 'LOG_FORMAT'>): PinoLogger {
+  const logger = new PinoLogger(config.LOG_FORMAT);
+  Logger.overrideLogger(logger);
+  Logger.overrideLogger(LEVELS.slice(0, LEVELS.indexOf(config.LOG_LEVEL) + 1));
+  return logger;
 }
 
 /**

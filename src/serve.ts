@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { Logger, type DynamicModule, type Type } from '@nestjs/common';
 import { AppModule } from './app.module.js';
-import { createApp } from './bootstrap.js';
+import { createApp, useLogger } from './bootstrap.js';
 import type { AppConfig } from './config/app-config.js';
 import { prepareDatabase } from './database/prepare-database.js';
 import { surviveDriverWriteRace } from './driver-race-guard.js';
@@ -18,6 +18,7 @@ export async function serve(
   config: AppConfig,
   sagaModules?: readonly (Type | DynamicModule)[],
 ): Promise<void> {
+  useLogger(config);
   const logger = new Logger('Main');
   surviveDriverWriteRace(logger);
   await prepareDatabase(config.DATABASE_URL);

@@ -73,6 +73,15 @@ const envSchema = z.object({
   SHUTDOWN_GRACE_MS: wholeNumber(0, 600_000, 10_000),
   SAGA_RETENTION: retention,
   LOG_LEVEL: oneOf(['error', 'warn', 'log', 'debug', 'verbose'], 'log'),
+  // Lines for people on a terminal; one JSON object a line for whatever reads a pipe or a file.
+  LOG_FORMAT: z
+    .enum(['pretty', 'json'], { error: 'must be one of pretty, json' })
+    .default(() => (process.stdout.isTTY ? 'pretty' : 'json')),
+  // Unset: no tracing, and no OpenTelemetry code loaded. The OTLP/HTTP base URL; spans go to /v1/traces.
+  OTEL_EXPORTER_OTLP_ENDPOINT: z
+    .url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' })
+    .optional(),
+  OTEL_SERVICE_NAME: z.string().max(255).default('nest-saga'),
 });
 
 export type AppConfig = z.infer<typeof envSchema>;

@@ -1,6 +1,11 @@
 // The public API of the saga engine. Everything else in src/saga is internal.
 export { SagaModule, type SagaModuleAsyncOptions } from './saga.module.js';
-export type { DatabasePooling, SagaModuleOptions, SagaRole } from './saga-module-options.js';
+export type {
+  DatabasePooling,
+  SagaModuleOptions,
+  SagaRole,
+  SagaTracingOptions,
+} from './saga-module-options.js';
 export { Saga } from './decorators/saga.decorator.js';
 export { Step } from './decorators/step.decorator.js';
 export { Compensate } from './decorators/compensate.decorator.js';

@@ -80,13 +80,28 @@ export interface SagaModuleOptions {
   retentionMs?: number | false;
   /** When set, every saga route needs `Authorization: Bearer <apiKey>`. @defaultValue unset */
   apiKey?: string;
+  /**
+   * When set, spans are exported over OTLP/HTTP: one trace per saga, a span per step and
+   * compensation attempt. Unset, no OpenTelemetry code is loaded. @defaultValue unset
+   */
+  tracing?: SagaTracingOptions;
+}
+
+export interface SagaTracingOptions {
+  /** OTLP/HTTP base URL (`OTEL_EXPORTER_OTLP_ENDPOINT`), e.g. `http://collector:4318`; spans go to `/v1/traces`. */
+  otlpEndpoint: string;
+  /** The `service.name` of the spans. @defaultValue 'nest-saga' */
+  serviceName?: string;
 }
 
 export const SAGA_MODULE_OPTIONS = Symbol('SAGA_MODULE_OPTIONS');
 
-export type ResolvedSagaModuleOptions = Required<Omit<SagaModuleOptions, 'apiKey' | 'defaults'>> & {
+export type ResolvedSagaModuleOptions = Required<
+  Omit<SagaModuleOptions, 'apiKey' | 'defaults' | 'tracing'>
+> & {
   apiKey?: string;
   defaults: HandlerDefaults;
+  tracing?: Required<SagaTracingOptions>;
 };
 
 export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSagaModuleOptions {
@@ -105,6 +120,10 @@ export function resolveSagaModuleOptions(options: SagaModuleOptions): ResolvedSa
     shutdownGraceMs: options.shutdownGraceMs ?? 10_000,
     retentionMs: resolveRetention(options.retentionMs),
     apiKey: options.apiKey || undefined,
+    tracing: options.tracing && {
+      otlpEndpoint: options.tracing.otlpEndpoint,
+      serviceName: options.tracing.serviceName ?? 'nest-saga',
+    },
     defaults: {
       retry: resolveRetryPolicy(options.defaults?.retry, DEFAULT_RETRY_POLICY),
       timeoutMs: options.defaults?.timeoutMs ?? 30_000,

@@ -1,5 +1,12 @@
 import { BullModule } from '@nestjs/bullmq';
-import { Module, type DynamicModule, type ModuleMetadata } from '@nestjs/common';
+import {
+  Module,
+  RequestMethod,
+  type DynamicModule,
+  type MiddlewareConsumer,
+  type ModuleMetadata,
+  type NestModule,
+} from '@nestjs/common';
 import { APP_FILTER, DiscoveryModule } from '@nestjs/core';
 import { HealthController } from './api/health.controller.js';
 import { MetricsController } from './api/metrics.controller.js';
@@ -30,6 +37,7 @@ import { SagaVersionGate } from './execution/saga-version-gate.js';
 import { StepWorker } from './execution/step.worker.js';
 import { SagaEventLog } from './observability/saga-event-log.js';
 import { SagaMetrics } from './observability/saga-metrics.js';
+import { SagaTracing } from './observability/saga-tracing.js';
 import {
   resolveSagaModuleOptions,
   SAGA_MODULE_OPTIONS,
@@ -62,7 +70,16 @@ class SagaOptionsModule {}
  * source of truth, and serves the saga HTTP API, `/health` and `/metrics`.
  */
 @Module({})
-export class SagaModule {
+export class SagaModule implements NestModule {
+  constructor(private readonly tracing: SagaTracing) {}
+
+  configure(consumer: MiddlewareConsumer): void {
+    if (!this.tracing.enabled) return;
+    consumer
+      .apply(this.tracing.serveStart.bind(this.tracing))
+      .forRoutes({ path: 'sagas/:name', method: RequestMethod.POST });
+  }
+
   static forRoot(options: SagaModuleOptions): DynamicModule {
     return SagaModule.forRootAsync({ useFactory: () => options });
   }
@@ -135,6 +152,7 @@ export class SagaModule {
         ScheduleStore,
         SagaScheduler,
         ScheduleMetrics,
+        { provide: SagaTracing, inject: [SAGA_MODULE_OPTIONS], useFactory: SagaTracing.create },
         { provide: APP_FILTER, useClass: SagaExceptionFilter },
       ],
       exports: [SagaService, SagaBulkActions, SagaQueries, SagaRegistry],

@@ -32,7 +32,8 @@ describe('boot: the sagas a process serves, and its log line listing them', () =
   });
 
   async function start(entry?: string): Promise<AppProcess> {
-    const p = await AppProcess.start({ entry, env: { ...t.env, LOG_LEVEL: 'log' } });
+    // The pretty format (people's): "[SagaExplorer] Found …".
+    const p = await AppProcess.start({ entry, env: { ...t.env, LOG_LEVEL: 'log', LOG_FORMAT: 'pretty' } });
     processes.push(p);
     return p;
   }

@@ -3,7 +3,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { SagaView } from '../../src/saga/index.js';
 import { AppProcess, killAll } from '../support/app-process.js';
 import type { ScriptInput } from '../support/fixtures/scripted.saga.js';
-import { waitForSaga } from '../support/sagas.js';
+import { stepRunning, waitForSaga } from '../support/sagas.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-app.js';
 import { waitFor } from '../support/wait.js';
 
@@ -57,27 +57,6 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
     return started.body.id as string;
   }
 
-  /**
-   * Polls Postgres and Redis (not a process, which may be the one being killed) until the handler
-   * of step `name` runs: the step is running (its attempt may be claimed while its job still
-   * waits in the queue) and a worker has taken that job.
-   */
-  function stepRunning(id: string, name: string): Promise<true> {
-    return waitFor(
-      async () => {
-        const [step] = await t.sql`
-          SELECT status, key, seq FROM saga_units WHERE saga_id = ${id} AND name = ${name} AND kind = 'step'`;
-        if (step?.status !== 'running') return undefined;
-        const taken = await t.redis.hget(
-          `${t.queuePrefix}:saga-units:${id}-${step.key}-${step.seq}`,
-          'processedOn',
-        );
-        return taken ? true : undefined;
-      },
-      { timeoutMs: 15_000, intervalMs: 10, what: `step ${name} of saga ${id} to run` },
-    );
-  }
-
   async function sagaRow(id: string) {
     const [row] = await t.sql`SELECT status FROM sagas WHERE id = ${id}`;
     return row;
@@ -113,7 +92,7 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
     async () => {
       const first = await start('all');
       const id = await run(first, { b: ['slow'] });
-      await stepRunning(id, 'b');
+      await stepRunning(t, id, 'b');
 
       const exit = await first.stop('SIGTERM');
       assert.deepEqual(exit, { code: 0, signal: null }, first.describe());
@@ -161,7 +140,7 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
     async () => {
       const first = await start('all', { SHUTDOWN_GRACE_MS: '100' });
       const id = await run(first, { b: ['slow'] });
-      await stepRunning(id, 'b');
+      await stepRunning(t, id, 'b');
 
       const stopping = Date.now();
       const exit = await first.stop('SIGTERM');
@@ -202,7 +181,7 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
       const api = await start('api');
       const doomed = await start('worker');
       const id = await run(api, { b: ['slow'] });
-      await stepRunning(id, 'b');
+      await stepRunning(t, id, 'b');
 
       doomed.kill('SIGKILL');
       assert.deepEqual(await doomed.exited, { code: null, signal: 'SIGKILL' });

@@ -12,6 +12,11 @@ import { AppProcess } from '../support/app-process.js';
 import { eventsOf, orderInput, waitForSaga } from '../support/sagas.js';
 import { createTestEnvironment, type TestEnvironment } from '../support/test-app.js';
 
+/** The engine's migration journal, as the package ships it. */
+const ENGINE_MIGRATIONS = JSON.parse(
+  readFileSync(fileURLToPath(new URL('../../../drizzle/saga/meta/_journal.json', import.meta.url)), 'utf8'),
+) as { entries: unknown[] };
+
 /** drizzle/ as it was at commit 47a4015: the engine's tables and the order saga's, all in public. */
 const MIGRATIONS_AT_47A4015 = fileURLToPath(
   new URL('../../../test/support/fixtures/drizzle-47a4015', import.meta.url),
@@ -168,14 +173,9 @@ describe('a database from before the engine had a schema of its own', () => {
     const [ledgers] = await t.sql<{ app: number; engine: number }[]>`
       SELECT (SELECT count(*)::int FROM drizzle.__drizzle_migrations) AS app,
              (SELECT count(*)::int FROM saga.__drizzle_migrations) AS engine`;
-    // The application's: 47a4015's four, then drizzle/'s (the order saga's tables; the trip and payment sagas').
-    // The engine's: every migration it ships.
-    const journal = JSON.parse(
-      readFileSync(new URL('../../../drizzle/saga/meta/_journal.json', import.meta.url), 'utf8'),
-    ) as {
-      entries: unknown[];
-    };
-    assert.deepEqual(ledgers, { app: 4 + 3, engine: journal.entries.length });
+    // The application's: 47a4015's four, then drizzle/'s (the order saga's tables; the trip and payment
+    // sagas'). The engine's: every one it ships.
+    assert.deepEqual(ledgers, { app: 4 + 3, engine: ENGINE_MIGRATIONS.entries.length });
 
     // The moved tables are what a new database gets, so the engine's next migrations fit both.
     fresh = await createTestEnvironment();

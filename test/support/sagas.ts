@@ -1,5 +1,6 @@
 import type { SagaView } from '../../src/saga/index.js';
 import type { HttpClient } from './http-client.js';
+import type { TestEnvironment } from './test-app.js';
 import { waitFor } from './wait.js';
 
 const TERMINAL = ['completed', 'compensated', 'failed'];
@@ -17,6 +18,27 @@ export function waitForSaga(
       return statuses.includes(body?.status) ? body : undefined;
     },
     { timeoutMs, what: `saga ${id} to be ${statuses.join(' or ')}` },
+  );
+}
+
+/**
+ * Polls Postgres and Redis (not a process, which may be the one being killed) until the handler
+ * of step `name` runs: the step is running (its attempt may be claimed while its job still
+ * waits in the queue) and a worker has taken that job.
+ */
+export function stepRunning(t: TestEnvironment, id: string, name: string): Promise<true> {
+  return waitFor(
+    async () => {
+      const [step] = await t.sql`
+        SELECT status, key, seq FROM saga_units WHERE saga_id = ${id} AND name = ${name} AND kind = 'step'`;
+      if (step?.status !== 'running') return undefined;
+      const taken = await t.redis.hget(
+        `${t.queuePrefix}:saga-units:${id}-${step.key}-${step.seq}`,
+        'processedOn',
+      );
+      return taken ? true : undefined;
+    },
+    { timeoutMs: 15_000, intervalMs: 10, what: `step ${name} of saga ${id} to run` },
   );
 }
 

@@ -205,3 +205,48 @@ describe('loadConfig', () => {
     assertRejected({ PORT: ' ' }, 'PORT');
   });
 });
+
+describe('loadConfig: LOG_FORMAT and OTEL_*', () => {
+  it('LOG_FORMAT is pretty on a terminal and json otherwise, unless set', () => {
+    const { isTTY } = process.stdout;
+    try {
+      process.stdout.isTTY = true;
+      assert.equal(loadConfig({}).LOG_FORMAT, 'pretty');
+      process.stdout.isTTY = false;
+      assert.equal(loadConfig({}).LOG_FORMAT, 'json');
+      assert.equal(loadConfig({ LOG_FORMAT: 'pretty' }).LOG_FORMAT, 'pretty');
+      process.stdout.isTTY = true;
+      assert.equal(loadConfig({ LOG_FORMAT: 'json' }).LOG_FORMAT, 'json');
+    } finally {
+      process.stdout.isTTY = isTTY;
+    }
+  });
+
+  it('tracing is off by default; the service is named nest-saga', () => {
+    const config = loadConfig({});
+    assert.equal(config.OTEL_EXPORTER_OTLP_ENDPOINT, undefined);
+    assert.equal(config.OTEL_SERVICE_NAME, 'nest-saga');
+  });
+
+  it('reads the OTLP endpoint and the service name', () => {
+    const config = loadConfig({
+      OTEL_EXPORTER_OTLP_ENDPOINT: 'https://collector.internal:4318',
+      OTEL_SERVICE_NAME: 'checkout',
+    });
+    assert.equal(config.OTEL_EXPORTER_OTLP_ENDPOINT, 'https://collector.internal:4318');
+    assert.equal(config.OTEL_SERVICE_NAME, 'checkout');
+  });
+
+  const bad: [string, string][] = [
+    ['LOG_FORMAT', 'xml'],
+    ['LOG_FORMAT', 'JSON'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'collector:4318'],
+    ['OTEL_EXPORTER_OTLP_ENDPOINT', 'grpc://collector:4317'],
+    ['OTEL_SERVICE_NAME', 'x'.repeat(256)],
+  ];
+  for (const [variable, value] of bad) {
+    it(`rejects ${variable}=${JSON.stringify(value.length > 20 ? `${value.slice(0, 10)}…` : value)}`, () => {
+      assertRejected({ [variable]: value }, variable);
+    });
+  }
+});

@@ -2,6 +2,7 @@ import { Injectable } from '@nestjs/common';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { SagaRegistry } from '../definition/saga-registry.js';
 import { SagaEventLog } from '../observability/saga-event-log.js';
+import { SagaTracing } from '../observability/saga-tracing.js';
 import { InvalidInputError } from '../errors/invalid-input.error.js';
 import { SagaConflictError } from '../errors/saga-conflict.error.js';
 import { SagaNotFoundError } from '../errors/saga-not-found.error.js';
@@ -45,6 +46,7 @@ export class SagaService {
     private readonly cancellations: CancellationBus,
     private readonly eventLog: SagaEventLog,
     private readonly streams: SagaStreamBus,
+    private readonly tracing: SagaTracing,
   ) {}
 
   /**
@@ -64,7 +66,9 @@ export class SagaService {
     const parsed = def.input.safeParse(input);
     if (!parsed.success) throw InvalidInputError.fromZod(`Invalid input for saga "${name}"`, parsed.error);
     const { idempotencyKey, ...timing } = options;
-    const { sameInput, ...saga } = await this.store.create(def, parsed.data, idempotencyKey, timing);
+    const { sameInput, ...saga } = await this.tracing.start(name, (traceContext) =>
+      this.store.create(def, parsed.data, idempotencyKey, { ...timing, traceContext }),
+    );
     if (!sameInput) {
       throw new SagaConflictError(
         `Idempotency key "${idempotencyKey}" was already used to start saga ${saga.id} ("${name}") with a different input`,

@@ -1,6 +1,7 @@
-import { Injectable, Logger } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { SagaDefinition } from '../definition/saga-definition.interface.js';
 import { toSagaError } from '../errors/saga-error.js';
+import { AttemptLogger } from '../observability/attempt-logger.js';
 import { assertStorableJson } from '../store/storable-json.js';
 import { UnitProgressStore } from '../store/unit-progress.store.js';
 import { ProgressReporter } from './progress-reporter.js';
@@ -51,7 +52,12 @@ export class StepInvoker {
     );
     // Made on the first report: an attempt that reports nothing costs nothing.
     let progress: ProgressReporter | undefined;
-    const logger = new Logger(label);
+    const logger = new AttemptLogger(label, {
+      sagaId: saga.id,
+      saga: saga.name,
+      step: step.name,
+      attempt: unit.attempts,
+    });
     const stepIdempotencyKey = `${saga.id}:${step.name}`;
     const ctx: StepContext | CompensationContext = {
       sagaId: saga.id,

@@ -16,6 +16,7 @@ import { RedisConnections } from '../redis/redis-connections.js';
 import { WorkerShutdownError } from '../errors/worker-shutdown.error.js';
 import { SagaEventLog } from '../observability/saga-event-log.js';
 import { SagaMetrics } from '../observability/saga-metrics.js';
+import { SagaTracing } from '../observability/saga-tracing.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 import { SagaStore, type DueUnit } from '../store/saga.store.js';
 import { patiently, within } from './patiently.js';
@@ -61,6 +62,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     private readonly queues: LimitedQueues,
     private readonly redis: RedisConnections,
     private readonly streams: SagaStreamBus,
+    private readonly tracing: SagaTracing,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
     @Optional() @Inject(UNIT_BOUNDARY_HOOK) private readonly boundaries?: UnitBoundaryHook,
   ) {}
@@ -159,7 +161,9 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
 
     if (this.boundaries) await this.boundaries.reached('beforeHandler', saga, unit);
     const started = performance.now();
-    const outcome = await this.run(def, saga, unit, surelyNotRunBefore(job));
+    const outcome = await this.tracing.attempt(saga, unit, () =>
+      this.run(def, saga, unit, surelyNotRunBefore(job)),
+    );
     this.metrics.recordAttempt(saga, unit, outcome, (performance.now() - started) / 1000);
     if (this.boundaries) await this.boundaries.reached('afterHandler', saga, unit);
     await this.record(def, saga, { kind: 'outcome', unit: unit.key, outcome });
@@ -226,9 +230,11 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
       const error = InvalidInputError.fromZod(`Invalid input for child saga "${def.name}"`, parsed.error);
       return { kind: 'failed', error: { ...toSagaError(error), retryable: false } };
     }
+    // The child's spans go on in its parent's trace, under the attempt that started it.
     const record = SagaStore.newSaga(def, parsed.data, {
       parent: { id: saga.id, step: step.index },
       priority: saga.priority,
+      traceContext: this.tracing.activeContext(),
     });
     return { kind: 'spawned', child: { id: record.id!, name: def.name, version: def.version, record } };
   }

@@ -79,6 +79,8 @@ export interface SagaSnapshot {
   /** The saga whose child step started this one, and that step's index; null for a saga started on its own. */
   parent: { id: string; step: number } | null;
   units: UnitSnapshot[];
+  /** The W3C `traceparent` its attempts' spans are children of; absent when it was started untraced. */
+  traceContext?: string;
 }
 
 /** Unit keys: short, and free of ':' (BullMQ rejects job ids that contain one). */

@@ -1,6 +1,7 @@
 import { Injectable, Logger } from '@nestjs/common';
 import type { SagaError } from '../errors/saga-error.js';
 import { SagaEventType, type EventDraft } from '../machine/saga-events.js';
+import { SagaLogLine } from './saga-log-line.js';
 
 type Level = 'debug' | 'log' | 'warn' | 'error';
 
@@ -9,7 +10,8 @@ type Level = 'debug' | 'log' | 'warn' | 'error';
  * `log` a saga's start, end, cancel and operator retry and each compensation done; at `warn` a
  * failed attempt (with its retry delay) and the start of compensating; at `error` a dead letter.
  * The routine (attempts starting, steps completing) is `debug`. Logged after the commit, so a line
- * never tells of a transition that did not happen.
+ * never tells of a transition that did not happen. Each line carries the saga's id and name, and
+ * the step and attempt it is about, as fields for a structured logger (LOG_FORMAT=json).
  */
 @Injectable()
 export class SagaEventLog {
@@ -20,8 +22,11 @@ export class SagaEventLog {
       const [level, what] = describe(event);
       // Two lines a saga at thousands of sagas a second: not even built when the level is off.
       if (!Logger.isLevelEnabled(level)) continue;
-      const where = event.step ? ` ${event.step}${event.attempt ? ` (attempt ${event.attempt})` : ''}` : '';
-      this.logger[level](`${saga.name} ${saga.id}${where}: ${what}`);
+      const { step, attempt } = event;
+      const where = step ? ` ${step}${attempt ? ` (attempt ${attempt})` : ''}` : '';
+      this.logger[level](
+        new SagaLogLine(`${saga.name} ${saga.id}${where}: ${what}`, saga.id, saga.name, step, attempt),
+      );
     }
   }
 }

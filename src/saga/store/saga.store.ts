@@ -77,6 +77,7 @@ const NEW_SAGA = {
   parent_step: 'int',
   priority: 'int',
   concurrency_key: 'text',
+  trace_context: 'text',
   units: 'jsonb',
   /** A keyed saga's units if its key is taken (see queuedUnits); null when it does not try to take it. */
   queued_units: 'jsonb',
@@ -156,7 +157,7 @@ export class SagaStore {
     def: SagaDefinition,
     input: unknown,
     idempotencyKey: string | undefined,
-    timing: SagaTiming = {},
+    timing: SagaTiming & { traceContext?: string } = {},
   ): Promise<StoredStart> {
     return this.creates.push(SagaStore.newSaga(def, input, { ...timing, idempotencyKey }));
   }
@@ -165,7 +166,11 @@ export class SagaStore {
   static newSaga(
     def: SagaDefinition,
     input: unknown,
-    options: SagaTiming & { idempotencyKey?: string; parent?: { id: string; step: number } },
+    options: SagaTiming & {
+      idempotencyKey?: string;
+      parent?: { id: string; step: number };
+      traceContext?: string;
+    },
   ): NewSagaRecord {
     const toRecord = (u: NewUnit): RecordOf<typeof NEW_UNIT> => ({
       key: u.key,
@@ -207,6 +212,7 @@ export class SagaStore {
       concurrency_key: concurrencyKey,
       units: keyed.units.map(toRecord),
       queued_units: keyed.queued?.map(toRecord) ?? null,
+      trace_context: options.traceContext ?? null,
     };
   }
 
@@ -274,10 +280,11 @@ export class SagaStore {
           AS new(${sql.unsafe(recordsetColumns(NEW_SAGA))})
       ), ins AS (
         INSERT INTO ${this.table.sagas} (id, name, version, status, input, idempotency_key, start_at, deadline_at, parent_id,
-          parent_step, priority, concurrency_key)
+          parent_step, priority, concurrency_key, trace_context)
         SELECT id, name, version, 'pending', input, key,
           coalesce(start_at::timestamptz, CASE WHEN start_in_ms > 0 THEN now() + start_in_ms * interval '1 millisecond' END),
-          now() + deadline_in_ms * interval '1 millisecond', parent_id, parent_step, priority, concurrency_key
+          now() + deadline_in_ms * interval '1 millisecond', parent_id, parent_step, priority, concurrency_key,
+          trace_context
         FROM new
         ON CONFLICT (name, idempotency_key) DO NOTHING
         RETURNING id, name, status
@@ -696,6 +703,7 @@ interface SnapshotRow {
   input: unknown;
   parent_id: string | null;
   parent_step: number | null;
+  trace_context: string | null;
   units: UnitRow[];
 }
 
@@ -710,6 +718,8 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
     priority: row.priority,
     input: row.input,
     parent: row.parent_id === null ? null : { id: row.parent_id, step: row.parent_step! },
+    // Left out when untraced: the snapshot travels in every job.
+    ...(row.trace_context !== null && { traceContext: row.trace_context }),
     units: row.units.map((u) => ({
       key: u.key,
       kind: u.kind,
@@ -760,7 +770,7 @@ const UNIT_COLUMNS =
 
 /** The columns of a saga that a snapshot holds, for a query in which the saga row is aliased `s`. */
 const SAGA_COLUMNS =
-  's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.priority, s.input, s.parent_id, s.parent_step';
+  's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.priority, s.input, s.parent_id, s.parent_step, s.trace_context';
 
 /**
  * The saga's units as JSON rows, for a query in which the saga row is aliased `s`; a child step's

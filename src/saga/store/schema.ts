@@ -56,6 +56,8 @@ export function sagaTables(schema: PgSchema) {
       priority: smallint('priority').notNull().default(5),
       /** The value of its definition's `concurrencyKey` for its input; null when it has none. */
       concurrencyKey: text('concurrency_key'),
+      /** The W3C `traceparent` of its start span, when tracing was on: every attempt's span joins that trace. */
+      traceContext: text('trace_context'),
     },
     (t) => [
       uniqueIndex('sagas_name_idempotency_key_idx').on(t.name, t.idempotencyKey),
