@@ -8,12 +8,12 @@ function worstCase({ max, duration }: { max: number; duration: number }, span: n
 }
 
 describe('evenRateLimiter', () => {
-  it('spaces 50 per second one start every 20 ms', () => {
-    assert.deepEqual(evenRateLimiter({ max: 50, durationMs: 1000 }), { max: 1, duration: 20 });
+  it('spaces 50 per second one start every 22 ms: a tenth of headroom for the delay before a start is recorded', () => {
+    assert.deepEqual(evenRateLimiter({ max: 50, durationMs: 1000 }), { max: 1, duration: 22 });
   });
 
-  it('one per window: the window itself', () => {
-    assert.deepEqual(evenRateLimiter({ max: 1, durationMs: 60_000 }), { max: 1, duration: 60_000 });
+  it('one per window: the window and its headroom', () => {
+    assert.deepEqual(evenRateLimiter({ max: 1, durationMs: 60_000 }), { max: 1, duration: 66_000 });
   });
 
   for (const [max, durationMs] of [
@@ -32,8 +32,8 @@ describe('evenRateLimiter', () => {
       assert.ok(Number.isInteger(limiter.duration) && limiter.duration >= 1);
       assert.ok(worstCase(limiter, durationMs) <= max, `${JSON.stringify(limiter)} lets more than ${max} in`);
       const rate = limiter.max / limiter.duration;
-      // The integer milliseconds of BullMQ's windows cost little, except at more than one start per ms.
-      assert.ok(rate >= (max / durationMs) * (max <= durationMs ? 0.49 : 0.4), `rate ${rate}`);
+      // The headroom and the integer milliseconds of BullMQ's windows cost little, except at more than one start per ms.
+      assert.ok(rate >= (max / durationMs) * (max <= durationMs ? 0.45 : 0.3), `rate ${rate}`);
     });
   }
 });

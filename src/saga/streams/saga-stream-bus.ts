@@ -7,9 +7,10 @@ import {
   type OnApplicationShutdown,
 } from '@nestjs/common';
 import type { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { within } from '../execution/patiently.js';
 import { SAGA_QUEUE } from '../execution/saga-queue.js';
+import { RedisConnections } from '../redis/redis-connections.js';
 import { SAGA_MODULE_OPTIONS, type ResolvedSagaModuleOptions } from '../saga-module-options.js';
 
 /** How often a process repeats which sagas it streams; a process forgets a saga not repeated for WATCH_TTL_MS. */
@@ -27,7 +28,7 @@ const WATCH_TTL_MS = 3 * WATCH_RENEW_MS;
 @Injectable()
 export class SagaStreamBus implements OnApplicationBootstrap, OnApplicationShutdown {
   private readonly logger = new Logger('SagaStreamBus');
-  private subscriber?: Redis;
+  private subscriber?: Redis | Cluster;
   private readonly watchChannel: string;
   private readonly eventsChannel: string;
   /** Sagas some process streams, with when that process's last announcement of them expires. */
@@ -42,13 +43,14 @@ export class SagaStreamBus implements OnApplicationBootstrap, OnApplicationShutd
   constructor(
     @InjectQueue(SAGA_QUEUE) private readonly queue: Queue,
     @Inject(SAGA_MODULE_OPTIONS) private readonly options: ResolvedSagaModuleOptions,
+    private readonly redis: RedisConnections,
   ) {
     this.watchChannel = `${options.queuePrefix}:streamed-sagas`;
     this.eventsChannel = `${options.queuePrefix}:saga-events`;
   }
 
   onApplicationBootstrap(): void {
-    this.subscriber = new Redis(this.options.redisUrl, { maxRetriesPerRequest: null });
+    this.subscriber = this.redis.connect();
     this.subscriber.on('error', () => undefined); // reconnects by itself; /health reports Redis
     this.subscriber.on('message', (channel: string, message: string) => {
       const ids = message.split(',');
