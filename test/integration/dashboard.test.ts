@@ -212,6 +212,22 @@ describe('dashboard (Chromium)', () => {
     await page.locator('tr[data-type="saga_retried"]').waitFor();
   });
 
+  scenario('skips a waiting step from its page with an output, and the saga goes on', async () => {
+    const id = await start('trip', tripInput());
+    await waitingForApproval(id);
+    await open(`/sagas/${id}`);
+    await page.locator('tr[data-step="awaitApproval"]').getByRole('button', { name: 'Skip…' }).click();
+    const dialog = page.getByRole('dialog');
+    await dialog.locator('textarea[name=output]').fill('{"approved":true,"by":"ops on call"}');
+    await dialog.locator('input[name=reason]').fill('approved by phone');
+    await dialog.getByRole('button', { name: 'Skip step' }).click();
+    await page.locator('h2 .status-completed').waitFor({ timeout: 15_000 });
+    const skipped = await stepOf(id, 'awaitApproval');
+    assert.equal(skipped.status, 'skipped');
+    assert.deepEqual(skipped.output, { approved: true, by: 'ops on call' });
+    await page.locator('tr[data-type="step_skipped"]').waitFor();
+  });
+
   scenario('shows a signal refused by its schema in the dialog, and changes nothing', async () => {
     const id = await start('trip', tripInput());
     await waitingForApproval(id);

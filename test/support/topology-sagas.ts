@@ -28,7 +28,8 @@ export async function approveWhenWaiting(http: HttpClient, id: string, timeoutMs
 /**
  * What every deployment topology must carry, over HTTP to the end: a linear `order` that completes
  * and one whose payment is declined, compensated in reverse; a `trip` whose parallel bookings,
- * approval signal and child `payment` complete.
+ * approval signal and child `payment` complete; and three `payment`s of one card, one at a time in
+ * start order (its concurrency key), each through `authorize`'s own limited queue.
  */
 export async function runSagasToTheirEnds(http: HttpClient, timeoutMs = 30_000): Promise<void> {
   const [completed, declined, trip] = await Promise.all([
@@ -36,7 +37,20 @@ export async function runSagasToTheirEnds(http: HttpClient, timeoutMs = 30_000):
     startSaga(http, 'order', orderInput({ card: DECLINED_CARD })),
     startSaga(http, 'trip', tripInput()),
   ]);
+  const card = `4111${String(Math.floor(Math.random() * 1e12)).padStart(12, '0')}`;
+  const payments: string[] = [];
+  for (let i = 0; i < 3; i++)
+    payments.push(await startSaga(http, 'payment', { paymentId: `pay-${card}-${i}`, amount: 10, card }));
   await approveWhenWaiting(http, trip, timeoutMs);
+
+  let previousEnd = 0;
+  for (const id of payments) {
+    const payment = await waitForSaga(http, id, undefined, timeoutMs);
+    assert.equal(payment.status, 'completed', JSON.stringify(payment));
+    const firstStart = Date.parse(payment.steps![0].startedAt!);
+    assert.ok(firstStart >= previousEnd, `payment ${id} started before the one before it ended`);
+    previousEnd = Date.parse(payment.completedAt!);
+  }
 
   const order = await waitForSaga(http, completed, undefined, timeoutMs);
   assert.equal(order.status, 'completed', JSON.stringify(order));

@@ -187,7 +187,8 @@ function StepsTable({ view, act }) {
           const retryable =
             (step.status === 'pending' && step.dueAt) ||
             (view.status === 'failed' && step.status === 'compensation_failed');
-          const skippable = active && ['pending', 'waiting', 'running'].includes(step.status);
+          // A running attempt cannot be skipped (409): only a step that is not running now.
+          const skippable = active && ['pending', 'waiting'].includes(step.status);
           return html`<tr
             data-step=${step.name}
             data-status=${step.status}
@@ -292,7 +293,7 @@ function skipStepAction(view, step) {
   const body = { output: undefined, reason: undefined };
   return {
     title: `Skip ${step.name}?`,
-    text: 'The step is marked completed with this output, and the saga goes on.',
+    text: 'The step ends skipped with this output in place of running, and the saga goes on; a skipped step is never compensated.',
     confirm: 'Skip step',
     danger: true,
     form: html`<${JsonField}
