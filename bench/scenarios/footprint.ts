@@ -48,7 +48,11 @@ export async function measureFootprint(sagas: number, progress: Progress): Promi
       progress.update(++started);
     });
     progress.stop();
-    await until(async () => (await redis.llen(`${environment.queuePrefix}:saga-units:wait`)) >= sagas);
+    // Every job has its saga's priority, so it waits in the prioritized set rather than the wait list.
+    const queue = `${environment.queuePrefix}:saga-units`;
+    await until(
+      async () => (await redis.zcard(`${queue}:prioritized`)) + (await redis.llen(`${queue}:wait`)) >= sagas,
+    );
     const redisBytes = await prefixMemory(redis, environment.queuePrefix);
 
     processes.push(await startAppProcess(environment, { SAGA_ROLE: 'worker' }, NOOP_APP_JS));

@@ -77,14 +77,16 @@ export function statementKind(query: string): string {
   const verb = /^(begin|commit|rollback|select 1)\b/i.exec(text)?.[1];
   if (verb) return verb.toLowerCase();
   const writes = new Map<string, Set<string>>();
-  for (const [, op, table] of text.matchAll(/\b(UPDATE|INSERT INTO|DELETE FROM)\s+("?[\w.]+"?)/gi)) {
+  for (const [, op, table] of text.matchAll(
+    /\b(UPDATE|INSERT INTO|DELETE FROM)\s+((?:"?\w+"?\.)?"?\w+"?)/gi,
+  )) {
     const name = op.toLowerCase().split(' ')[0];
     const tables = writes.get(name) ?? new Set<string>();
     tables.add(table.replaceAll('"', '').replace(/^.*\./, ''));
     writes.set(name, tables);
   }
   if (writes.size > 0) return [...writes].map(([op, tables]) => `${op} ${[...tables].join(', ')}`).join('; ');
-  const reads = new Set([...text.matchAll(/\bFROM\s+("?[\w.]+"?)/gi)].map(([, table]) => table));
+  const reads = new Set([...text.matchAll(/\bFROM\s+((?:"?\w+"?\.)?"?\w+"?)/gi)].map(([, table]) => table));
   const tables = [...reads].map((table) => table.replaceAll('"', '').replace(/^.*\./, ''));
   return `select ${tables.length > 0 ? tables.join(', ') : text.slice(0, 40)}`;
 }
