@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
-import { afterEach, beforeEach, describe, it } from 'node:test';
+import { describe } from 'node:test';
 import type { SagaView } from '../../src/saga/index.js';
-import { AppProcess, killAll } from '../support/app-process.js';
+import type { AppProcess } from '../support/app-process.js';
 import type { ScriptInput } from '../support/fixtures/scripted.saga.js';
 import { stepRunning, waitForSaga } from '../support/sagas.js';
-import { createTestEnvironment, type TestEnvironment } from '../support/test-app.js';
+import { processTests } from '../support/process-tests.js';
 import { waitFor } from '../support/wait.js';
 
 /**
@@ -13,43 +13,8 @@ import { waitFor } from '../support/wait.js';
  * stops them with SIGTERM or SIGKILL while a step of the scripted saga runs (`slow`: 400 ms).
  */
 describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
-  let t: TestEnvironment;
-  let processes: AppProcess[];
-
-  beforeEach(async () => {
-    t = await createTestEnvironment();
-    processes = [];
-  });
-
-  afterEach(async () => {
-    await killAll(processes);
-    await t.destroy();
-  });
-
-  /** `it`, and a failed test shows what its processes said. */
-  function scenario(name: string, body: () => Promise<void>): void {
-    it(name, async () => {
-      try {
-        await body();
-      } catch (error) {
-        for (const p of processes) console.error(p.describe());
-        throw error;
-      }
-    });
-  }
-
-  async function start(
-    role: 'all' | 'api' | 'worker',
-    env: Record<string, string> = {},
-  ): Promise<AppProcess> {
-    const p = await AppProcess.start({
-      role,
-      name: `${role}-${processes.length + 1}`,
-      env: { ...t.env, LOG_LEVEL: 'log', LOCK_DURATION_MS: '2000', ...env },
-    });
-    processes.push(p);
-    return p;
-  }
+  const suite = processTests({ LOG_LEVEL: 'log', LOCK_DURATION_MS: '2000' });
+  const { start, scenario } = suite;
 
   async function run(api: AppProcess, script: ScriptInput['script']): Promise<string> {
     const started = await api.http.post('/sagas/scripted', { script });
@@ -58,18 +23,18 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
   }
 
   async function sagaRow(id: string) {
-    const [row] = await t.sql`SELECT status FROM sagas WHERE id = ${id}`;
+    const [row] = await suite.t.sql`SELECT status FROM sagas WHERE id = ${id}`;
     return row;
   }
 
   async function steps(id: string) {
-    return t.sql<{ name: string; status: string; attempts: number }[]>`
+    return suite.t.sql<{ name: string; status: string; attempts: number }[]>`
       SELECT name, status, attempts FROM saga_units WHERE saga_id = ${id} AND kind = 'step' ORDER BY step_index`;
   }
 
   /** How often each step was claimed (= how often its handler was called) and completed, from saga_events. */
   async function eventCounts(id: string): Promise<Record<string, { started: number; completed: number }>> {
-    const rows = await t.sql<{ step: string; type: string; count: number }[]>`
+    const rows = await suite.t.sql<{ step: string; type: string; count: number }[]>`
       SELECT step, type, count(*)::int AS count FROM saga_events
       WHERE saga_id = ${id} AND type IN ('step_started', 'step_completed') GROUP BY step, type`;
     const counts: Record<string, { started: number; completed: number }> = {};
@@ -92,7 +57,7 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
     async () => {
       const first = await start('all');
       const id = await run(first, { b: ['slow'] });
-      await stepRunning(t, id, 'b');
+      await stepRunning(suite.t, id, 'b');
 
       const exit = await first.stop('SIGTERM');
       assert.deepEqual(exit, { code: 0, signal: null }, first.describe());
@@ -111,7 +76,11 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
       const stopped = await sagaRow(id);
       assert.equal(stopped.status, 'running');
       // Every unit's job has its saga's priority: BullMQ keeps it in the prioritized set.
-      const [waiting] = await t.redis.zrange(`${t.queuePrefix}:saga-units:prioritized`, '0', '-1');
+      const [waiting] = await suite.t.redis.zrange(
+        `${suite.t.queuePrefix}:saga-units:prioritized`,
+        '0',
+        '-1',
+      );
       assert.equal(waiting, `${id}-s2-1`);
 
       await start('worker');
@@ -140,7 +109,7 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
     async () => {
       const first = await start('all', { SHUTDOWN_GRACE_MS: '100' });
       const id = await run(first, { b: ['slow'] });
-      await stepRunning(t, id, 'b');
+      await stepRunning(suite.t, id, 'b');
 
       const stopping = Date.now();
       const exit = await first.stop('SIGTERM');
@@ -148,8 +117,8 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
       assert.ok(Date.now() - stopping < 8000, `took ${Date.now() - stopping} ms to stop`);
 
       // The aborted attempt is recorded as a retryable failure with its retry scheduled, not left claimed.
-      const [b] =
-        await t.sql`SELECT status, attempts, error, due_at FROM saga_units WHERE saga_id = ${id} AND key = 's1'`;
+      const [b] = await suite.t
+        .sql`SELECT status, attempts, error, due_at FROM saga_units WHERE saga_id = ${id} AND key = 's1'`;
       assert.equal(b.status, 'pending');
       assert.equal(b.attempts, 1);
       assert.equal(b.error?.name, 'WorkerShutdownError');
@@ -181,7 +150,7 @@ describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
       const api = await start('api');
       const doomed = await start('worker');
       const id = await run(api, { b: ['slow'] });
-      await stepRunning(t, id, 'b');
+      await stepRunning(suite.t, id, 'b');
 
       doomed.kill('SIGKILL');
       assert.deepEqual(await doomed.exited, { code: null, signal: 'SIGKILL' });
