@@ -106,7 +106,7 @@ describe('dashboard (Chromium)', () => {
       createdBefore: '',
       ...filter,
     });
-    await page.locator(`#runs[data-filter='${key}']`).waitFor({ timeout: 5000 });
+    await page.locator(`#runs[data-filter='${key}']`).waitFor({ timeout: 15_000 });
     return rowsOf();
   }
 
@@ -184,6 +184,8 @@ describe('dashboard (Chromium)', () => {
 
       // The list filtered by parent shows the child saga.
       await open(`/`);
+      // Loaded first: a filter typed while the page still renders its first list could be reset by it.
+      await listFor({});
       await page.locator('input[name=parentId]').fill(seeded.trip);
       await page.locator('input[name=parentId]').dispatchEvent('change');
       assert.deepEqual(await listFor({ parentId: seeded.trip }), [{ id: child, status: 'completed' }]);
