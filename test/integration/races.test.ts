@@ -9,7 +9,7 @@ import { SagaService } from '../../src/saga/execution/saga.service.js';
 import { decide } from '../../src/saga/machine/decide.js';
 import type { SagaSnapshot } from '../../src/saga/machine/saga-snapshot.js';
 import type { Outcome } from '../../src/saga/machine/transition.js';
-import type { UnitJobData } from '../../src/saga/execution/saga-queue.js';
+import { unpackSnapshot, type UnitJobData } from '../../src/saga/execution/saga-queue.js';
 import { StepInvoker } from '../../src/saga/execution/step-invoker.js';
 import { StepWorker } from '../../src/saga/execution/step.worker.js';
 import { SagaStore } from '../../src/saga/store/saga.store.js';
@@ -112,7 +112,7 @@ describe('races between deliveries of one unit', () => {
       const job = await processNext(id);
       if (job.data.snapshot) {
         carried.push(job.data.unit);
-        assert.deepEqual(canonical(job.data.snapshot), canonical(saga), `before unit ${job.data.unit}`);
+        assert.deepEqual(canonical(unpackSnapshot(job.data.snapshot)), canonical(saga), `before unit ${job.data.unit}`);
       }
     }
     assert.equal((await store.snapshot(id))!.status, 'compensated');

@@ -94,7 +94,8 @@ export class LimitedQueues implements OnApplicationShutdown {
 
   /** The limited queue of the unit's job, if its handler is limited in the version its saga started on. */
   limitedQueueOf({ unit, due, sagaName, sagaVersion }: UnitJobTarget): LimitedQueue | undefined {
-    if (due || sagaName === undefined || sagaVersion === undefined || this.all().length === 0)
+    this.byName ??= this.open();
+    if (due || sagaName === undefined || sagaVersion === undefined || this.byName.size === 0)
       return undefined;
     const def = this.registry.findVersion(sagaName, sagaVersion);
     const handler = def && handlerOfUnit(def, unit);

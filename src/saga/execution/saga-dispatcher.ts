@@ -7,7 +7,7 @@ import type { Transition } from '../machine/transition.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
 import { LimitedQueues } from './limited-queues.js';
-import { jobPriority, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
+import { jobPriority, packSnapshot, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
 
 const DISPATCH_TIMEOUT_MS = 2000;
 /** A larger snapshot costs Redis more than reading it back from Postgres does. */
@@ -37,6 +37,7 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
    * Concurrent calls share one round trip.
    */
   async dispatch(units: DispatchUnit[]): Promise<void> {
+    if (units.length === 1) return this.adds.push(units[0]);
     await Promise.all(units.map((unit) => this.adds.push(unit)));
   }
 
@@ -60,40 +61,18 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   );
 
   private static add(queue: Queue<UnitJobData>, units: DispatchUnit[]): Promise<unknown> {
-    const jobs = units.map(
-      ({
-        sagaId,
-        unit,
-        seq,
-        delayMs,
-        claimed,
-        due,
-        sagaName,
-        sagaVersion,
-        priority,
-        snapshot,
-        committedAt,
-      }) => ({
-        name: 'unit',
-        data: {
-          sagaId,
-          unit,
-          seq,
-          claimed,
-          ...(due ? { due } : {}),
-          sagaName,
-          sagaVersion,
-          snapshot,
-          committedAt,
-        },
-        opts: {
-          ...UNIT_JOB_OPTIONS,
-          jobId: unitJobId(sagaId, unit, seq),
-          delay: Math.max(0, delayMs),
-          priority: jobPriority(priority),
-        },
-      }),
-    );
+    const jobs = units.map((u) => {
+      const { sagaId, unit, seq, claimed, sagaName, sagaVersion, snapshot, committedAt } = u;
+      const data: UnitJobData = { sagaId, unit, seq, claimed, sagaName, sagaVersion, snapshot, committedAt };
+      if (u.due) data.due = true;
+      const opts = {
+        ...UNIT_JOB_OPTIONS,
+        jobId: unitJobId(sagaId, unit, seq),
+        delay: Math.max(0, u.delayMs),
+        priority: jobPriority(u.priority),
+      };
+      return { name: 'unit', data, opts };
+    });
     // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
     // created: a cost worth sharing between jobs, and not worth paying for one.
     const [job] = jobs;
@@ -107,13 +86,15 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
    */
   dispatchCommitted(units: DispatchUnit[]): void {
     if (units.length === 0) return;
-    const dispatching: Promise<void> = this.dispatch(units)
-      .catch((error: Error) =>
+    const dispatching: Promise<void> = this.dispatch(units).then(
+      () => void this.inBackground.delete(dispatching),
+      (error: Error) => {
+        this.inBackground.delete(dispatching);
         this.logger.warn(
           `not enqueued yet, left to the reconciler (${error.message}): ${units.map((u) => u.sagaId).join(', ')}`,
-        ),
-      )
-      .finally(() => this.inBackground.delete(dispatching));
+        );
+      },
+    );
     this.inBackground.add(dispatching);
   }
 
@@ -124,21 +105,22 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
    * otherwise wait in Redis until their time only to find nothing to do.
    */
   dispatchTransition(saga: SagaSnapshot, t: Transition, others: DispatchUnit[] = []): void {
-    this.dispatchCommitted([...SagaDispatcher.nextUnits(saga, t), ...others]);
+    const next = SagaDispatcher.nextUnits(saga, t);
+    this.dispatchCommitted(others.length ? [...next, ...others] : next);
     // Unscheduled, or scheduled anew (a new seq, so a new job): the unit's delayed job is moot.
-    const moot = t.units
-      .filter((change) => change.dueInMs !== undefined)
-      .map((change) => saga.units.find((u) => u.key === change.key))
-      .filter((u) => u?.scheduled && u.status !== UnitStatus.Running)
-      .map((u) => ({
-        id: unitJobId(saga.id, u!.key, u!.seq),
-        queue: this.queues.queueOf({
-          unit: u!.key,
-          due: u!.status === UnitStatus.Waiting,
-          sagaName: saga.name,
-          sagaVersion: saga.version,
-        }),
-      }));
+    const moot: { id: string; queue: Queue<UnitJobData> }[] = [];
+    for (const change of t.units) {
+      if (change.dueInMs === undefined) continue;
+      const u = saga.units.find((unit) => unit.key === change.key);
+      if (!u?.scheduled || u.status === UnitStatus.Running) continue;
+      const queue = this.queues.queueOf({
+        unit: u.key,
+        due: u.status === UnitStatus.Waiting,
+        sagaName: saga.name,
+        sagaVersion: saga.version,
+      });
+      moot.push({ id: unitJobId(saga.id, u.key, u.seq), queue });
+    }
     if (moot.length === 0) return;
     const removing: Promise<void> = within(
       Promise.all(moot.map(({ id, queue }) => queue.remove(id))),
@@ -187,7 +169,8 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
         sagaVersion: saga.version,
         priority: saga.priority,
       };
-      return u.start && carried ? { ...unit, ...carried } : unit;
+      if (u.start && carried) [unit.snapshot, unit.committedAt] = [carried.snapshot, carried.committedAt];
+      return unit;
     });
   }
 
@@ -227,6 +210,23 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
 
 /** The snapshot a claimed unit's job carries, unless it is too large to be worth sending through Redis. */
 function carriedSnapshot(saga: SagaSnapshot): Pick<DispatchUnit, 'snapshot' | 'committedAt'> | undefined {
-  if (JSON.stringify(saga).length > MAX_SNAPSHOT_CHARS) return undefined;
-  return { snapshot: saga, committedAt: Date.now() };
+  if (snapshotChars(saga) > MAX_SNAPSHOT_CHARS) return undefined;
+  return { snapshot: packSnapshot(saga), committedAt: Date.now() };
 }
+
+/**
+ * About how long the snapshot is as JSON, at most: what varies in length (the input, outputs and
+ * payloads) as JSON, and a bound for the rest. BullMQ serializes the whole of it anyway; doing that
+ * here too, on every step, to find the rare large one would cost more than the check is worth.
+ */
+function snapshotChars(saga: SagaSnapshot): number {
+  let chars = SAGA_FIELD_CHARS + jsonChars(saga.input);
+  for (const unit of saga.units)
+    chars +=
+      UNIT_FIELD_CHARS + jsonChars(unit.output) + jsonChars(unit.payload) + jsonChars(unit.child?.output);
+  return chars;
+}
+
+const SAGA_FIELD_CHARS = 300;
+const UNIT_FIELD_CHARS = 300;
+const jsonChars = (value: unknown): number => (value == null ? 0 : JSON.stringify(value).length);

@@ -1,6 +1,6 @@
 import type { JobsOptions } from 'bullmq';
 import { SAGA_PRIORITY } from '../definition/saga-priority.js';
-import type { SagaSnapshot } from '../machine/saga-snapshot.js';
+import type { SagaSnapshot, UnitSnapshot } from '../machine/saga-snapshot.js';
 
 /** The one BullMQ queue that carries every unit of every saga: its attempts and its due times. */
 export const SAGA_QUEUE = 'saga-units';
@@ -31,7 +31,7 @@ export interface UnitJobData {
    */
   left?: number;
   /** The saga as that commit left it, when small enough to travel with the job. */
-  snapshot?: SagaSnapshot;
+  snapshot?: PackedSnapshot;
   /** When that commit returned, by the clock of the process that enqueued the job. */
   committedAt?: number;
 }
@@ -55,3 +55,75 @@ export const UNIT_JOB_OPTIONS: JobsOptions = {
  * added: so every saga priority is a BullMQ priority of the same number, the default included.
  */
 export const jobPriority = (priority: number = SAGA_PRIORITY.default): number => priority;
+
+/**
+ * A snapshot as a job carries it: the fields that hold their usual value (most units have no
+ * output, no child, no payload yet) are left out, since every byte is written to Redis, read back
+ * and parsed on every step. Packed and unpacked field by field: both run on every step, and object
+ * spreads over objects of many shapes are much slower.
+ */
+export type PackedSnapshot = Partial<Omit<SagaSnapshot, 'units'>> & { units: Partial<UnitSnapshot>[] };
+
+export function packSnapshot(saga: SagaSnapshot): PackedSnapshot {
+  const { id, name, version, status, seq, priority, input } = saga;
+  const packed: PackedSnapshot = {
+    id,
+    name,
+    version,
+    status,
+    seq,
+    priority,
+    input,
+    units: saga.units.map(packUnit),
+  };
+  if (saga.cancelRequested) packed.cancelRequested = true;
+  if (saga.parent !== null) packed.parent = saga.parent;
+  if (saga.traceContext !== undefined) packed.traceContext = saga.traceContext;
+  return packed;
+}
+
+export function unpackSnapshot(packed: PackedSnapshot): SagaSnapshot {
+  const saga: SagaSnapshot = {
+    id: packed.id!,
+    name: packed.name!,
+    version: packed.version!,
+    status: packed.status!,
+    seq: packed.seq!,
+    cancelRequested: packed.cancelRequested ?? false,
+    priority: packed.priority!,
+    input: packed.input,
+    parent: packed.parent ?? null,
+    units: packed.units.map(unpackUnit),
+  };
+  if (packed.traceContext !== undefined) saga.traceContext = packed.traceContext;
+  return saga;
+}
+
+function packUnit(unit: UnitSnapshot): Partial<UnitSnapshot> {
+  const { key, kind, name, status, seq, attempts } = unit;
+  const packed: Partial<UnitSnapshot> = { key, kind, name, status, seq, attempts };
+  if (unit.step !== null) packed.step = unit.step;
+  if (unit.scheduled) packed.scheduled = true;
+  if (unit.output !== null) packed.output = unit.output;
+  if (unit.endedAt !== null) packed.endedAt = unit.endedAt;
+  if (unit.payload !== null) packed.payload = unit.payload;
+  if (unit.child !== null) packed.child = unit.child;
+  return packed;
+}
+
+function unpackUnit(packed: Partial<UnitSnapshot>): UnitSnapshot {
+  return {
+    key: packed.key!,
+    kind: packed.kind!,
+    step: packed.step ?? null,
+    name: packed.name!,
+    status: packed.status!,
+    seq: packed.seq!,
+    attempts: packed.attempts!,
+    scheduled: packed.scheduled ?? false,
+    output: packed.output ?? null,
+    endedAt: packed.endedAt ?? null,
+    payload: packed.payload ?? null,
+    child: packed.child ?? null,
+  };
+}

@@ -41,7 +41,19 @@ export class SagaVersionGate {
    * for the job any more (seen while reading the version of a job that does not carry it). Throws
    * DelayedError, for BullMQ, once it has left the job to another process.
    */
-  async admit(job: Job<UnitJobData>, token: string | undefined): Promise<boolean> {
+  admit(job: Job<UnitJobData>, token: string | undefined): boolean | Promise<boolean> {
+    const { sagaName, sagaVersion } = job.data;
+    // Every job says its saga's version now (no promise, as on every step): one this process has is admitted at once.
+    if (
+      sagaName !== undefined &&
+      sagaVersion !== undefined &&
+      this.registry.findVersion(sagaName, sagaVersion)
+    )
+      return true;
+    return this.leaveUnlessRegistered(job, token);
+  }
+
+  private async leaveUnlessRegistered(job: Job<UnitJobData>, token: string | undefined): Promise<boolean> {
     const saga = await this.sagaOf(job.data);
     if (!saga) return false;
     if (this.registry.findVersion(saga.name, saga.version)) return true;

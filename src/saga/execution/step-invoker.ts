@@ -15,7 +15,7 @@ interface RunningAttempt {
   sagaId: string;
   compensating: boolean;
   /** Aborts the handler's signal: a request the handler may honour. */
-  controller: AbortController;
+  abort(reason: Error): void;
   /** Ends the attempt now with `reason`, whatever the handler does (timeout, shutdown). */
   expire(reason: Error): void;
 }
@@ -36,28 +36,40 @@ export class StepInvoker {
     const handler = compensating ? step.compensation! : step;
     const label = `${def.name}.${handler.method}`;
 
-    const controller = new AbortController();
+    // The signal and the logger are made when the handler first reads them: most handlers never do.
+    let controller: AbortController | undefined;
+    let aborted: { reason: Error } | undefined;
+    const abort = (reason: Error) => {
+      aborted ??= { reason };
+      controller?.abort(reason);
+    };
+    const signal = () => {
+      if (!controller) {
+        controller = new AbortController();
+        if (aborted) controller.abort(aborted.reason);
+      }
+      return controller.signal;
+    };
     let expire!: (reason: Error) => void;
     const expired = new Promise<never>((_, reject) => {
       expire = (reason) => {
-        controller.abort(reason);
+        abort(reason);
         reject(reason);
       };
     });
-    const attempt: RunningAttempt = { sagaId: saga.id, compensating, controller, expire };
+    const attempt: RunningAttempt = { sagaId: saga.id, compensating, abort, expire };
     this.running.add(attempt);
     const timer = setTimeout(() => expire(new StepTimeoutError(label, handler.timeoutMs)), handler.timeoutMs);
-    const outputs = new Map(
-      saga.units.filter((u) => u.kind === UnitKind.Step).map((u) => [def.steps[u.step!].name, u.output]),
-    );
     // Made on the first report: an attempt that reports nothing costs nothing.
     let progress: ProgressReporter | undefined;
-    const logger = new AttemptLogger(label, {
-      sagaId: saga.id,
-      saga: saga.name,
-      step: step.name,
-      attempt: unit.attempts,
-    });
+    let logger: AttemptLogger | undefined;
+    const attemptLogger = () =>
+      (logger ??= new AttemptLogger(label, {
+        sagaId: saga.id,
+        saga: saga.name,
+        step: step.name,
+        attempt: unit.attempts,
+      }));
     const stepIdempotencyKey = `${saga.id}:${step.name}`;
     const ctx: StepContext | CompensationContext = {
       sagaId: saga.id,
@@ -66,15 +78,21 @@ export class StepInvoker {
       attempt: unit.attempts,
       idempotencyKey: compensating ? `${stepIdempotencyKey}:compensation` : stepIdempotencyKey,
       ...(compensating ? { stepIdempotencyKey } : {}),
-      result: <T>(name: string) => (outputs.get(name) ?? undefined) as T,
+      result: <T>(name: string) =>
+        (saga.units.find((u) => u.kind === UnitKind.Step && def.steps[u.step!].name === name)?.output ??
+          undefined) as T,
       // A wait step's handler runs with the signal it took.
       ...(unit.payload !== null ? { payload: unit.payload } : {}),
-      signal: controller.signal,
-      logger,
+      get signal() {
+        return signal();
+      },
+      get logger() {
+        return attemptLogger();
+      },
       progress: (value: unknown) =>
         (progress ??= new ProgressReporter(
           (json) => this.progressStore.write(saga.id, unit.key, unit.attempts, json),
-          (error) => logger.warn(`progress not recorded: ${error.message}`),
+          (error) => attemptLogger().warn(`progress not recorded: ${error.message}`),
         )).report(value),
     };
     try {
@@ -84,7 +102,7 @@ export class StepInvoker {
     } catch (error) {
       // A handler that gives up because its signal was aborted throws whatever its I/O throws (often
       // an AbortError): the attempt failed for the reason of the abort (cancel, timeout, shutdown).
-      const reason: unknown = controller.signal.aborted ? controller.signal.reason : error;
+      const reason: unknown = aborted ? aborted.reason : error;
       return { kind: 'failed', error: toSagaError(reason) };
     } finally {
       clearTimeout(timer);
@@ -108,8 +126,7 @@ export class StepInvoker {
   signalCancel(sagaId: string): void {
     this.rememberCancel(sagaId);
     for (const attempt of this.running) {
-      if (attempt.sagaId === sagaId && !attempt.compensating)
-        attempt.controller.abort(new SagaCancelledError());
+      if (attempt.sagaId === sagaId && !attempt.compensating) attempt.abort(new SagaCancelledError());
     }
   }
 

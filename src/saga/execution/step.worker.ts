@@ -23,7 +23,7 @@ import { patiently, within } from './patiently.js';
 import { SagaDispatcher } from './saga-dispatcher.js';
 import { SagaVersionGate } from './saga-version-gate.js';
 import { RECONCILE_GRACE_MS } from './saga-reconciler.js';
-import { SAGA_QUEUE, type UnitJobData } from './saga-queue.js';
+import { SAGA_QUEUE, unpackSnapshot, type UnitJobData } from './saga-queue.js';
 import { evenRateLimiter } from './even-rate-limiter.js';
 import { LimitedQueues } from './limited-queues.js';
 import { decide } from '../machine/decide.js';
@@ -139,7 +139,8 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     // A job of an older layout (before units had keys) points at nothing that is still due.
     if (job.data.unit === undefined) return;
     // A unit of a saga version this process lacks is left to a process that has it (DelayedError).
-    if (!(await this.versions.admit(job, token))) return;
+    const admitted = this.versions.admit(job, token);
+    if (admitted !== true && !(await admitted)) return;
     // A limited handler's unit found on the shared queue (enqueued by a process that lacks its saga's
     // version, or before its handler was limited) moves to its handler's queue, to wait on the limit.
     const limited = job.queueName === SAGA_QUEUE ? this.queues.limitedQueueOf(job.data) : undefined;
@@ -185,7 +186,7 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
     // the same unit once it is overdue: that job may have run and been recorded already. A cancel
     // since the commit is not in the snapshot either, nor anything since, once the job was left.
     const fresh = committedAt !== undefined && job.timestamp - committedAt < RECONCILE_GRACE_MS / 2;
-    if (snapshot && fresh && !left && !this.invoker.cancelSignalled(sagaId)) return snapshot;
+    if (snapshot && fresh && !left && !this.invoker.cancelSignalled(sagaId)) return unpackSnapshot(snapshot);
     return this.store.current(sagaId, unit, seq);
   }
 

@@ -83,10 +83,17 @@ export interface SagaSnapshot {
   traceContext?: string;
 }
 
+/**
+ * Made once per index: the state machine looks units up by key on every step, and a string made
+ * anew is hashed anew.
+ */
+const stepKeys: string[] = [];
+const compensationKeys: string[] = [];
+
 /** Unit keys: short, and free of ':' (BullMQ rejects job ids that contain one). */
 export const unitKey = {
-  step: (index: number): string => `s${index}`,
-  compensation: (index: number): string => `c${index}`,
+  step: (index: number): string => (stepKeys[index] ??= `s${index}`),
+  compensation: (index: number): string => (compensationKeys[index] ??= `c${index}`),
   control: 'saga',
   admission: 'key',
 };

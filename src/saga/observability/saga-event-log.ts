@@ -19,8 +19,9 @@ export class SagaEventLog {
 
   committed(saga: { id: string; name: string }, events: readonly EventDraft[]): void {
     for (const event of events) {
+      // Two lines a step at thousands of sagas a second: not even described when the level is off.
+      if (ROUTINE.has(event.type) && !Logger.isLevelEnabled('debug')) continue;
       const [level, what] = describe(event);
-      // Two lines a saga at thousands of sagas a second: not even built when the level is off.
       if (!Logger.isLevelEnabled(level)) continue;
       const { step, attempt } = event;
       const where = step ? ` ${step}${attempt ? ` (attempt ${attempt})` : ''}` : '';
@@ -30,6 +31,13 @@ export class SagaEventLog {
     }
   }
 }
+
+/** The events logged at `debug`: those of every step. */
+const ROUTINE: ReadonlySet<SagaEventType> = new Set([
+  SagaEventType.StepStarted,
+  SagaEventType.StepCompleted,
+  SagaEventType.CompensationStarted,
+]);
 
 function describe(event: EventDraft): [Level, string] {
   const data = event.data ?? {};

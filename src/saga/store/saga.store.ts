@@ -5,10 +5,10 @@ import { MicroBatcher } from '../execution/micro-batcher.js';
 import { initialUnits, queuedUnits, type NewUnit } from '../machine/new-saga.js';
 import { CANCELLED_ERROR } from '../machine/decide.js';
 import { unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
-import type { Transition } from '../machine/transition.js';
+import type { Transition, UnitChange } from '../machine/transition.js';
 import { ACTIVE_SAGA_STATUSES, TERMINAL_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import { admit, releaseKeys } from './concurrency-keys.js';
-import { recordsetColumns, type Columns, type RecordOf } from './recordset.js';
+import { recordsetColumns, type RecordOf } from './recordset.js';
 import { SagaDatabase } from './saga-database.js';
 import { uuidV7 } from './uuid-v7.js';
 
@@ -95,8 +95,9 @@ const NEW_UNIT = {
   due_in_ms: 'float8',
 } as const;
 
-/** A new saga's rows, as one statement inserts them (a start, or a child step's child). */
-export type NewSagaRecord = RecordOf<typeof NEW_SAGA>;
+/** A new saga's rows, as one statement inserts them (a start, or a child step's child); null fields are left out. */
+export type NewSagaRecord = Partial<RecordOf<typeof NEW_SAGA>>;
+type NewUnitRecord = Partial<RecordOf<typeof NEW_UNIT>>;
 
 const UNIT_REF = { saga_id: 'uuid', key: 'text', seq: 'int' } as const;
 
@@ -172,54 +173,45 @@ export class SagaStore {
       traceContext?: string;
     },
   ): NewSagaRecord {
-    const toRecord = (u: NewUnit): RecordOf<typeof NEW_UNIT> => ({
-      key: u.key,
-      kind: u.kind,
-      step: u.step,
-      name: u.name,
-      group: u.group,
-      step_kind: u.stepKind,
-      signal: u.signal,
-      status: u.status,
-      due_in_ms: u.dueInMs,
-    });
     const startInMs = options.startAt
       ? Math.max(0, options.startAt.getTime() - Date.now())
       : (options.startInMs ?? 0);
     const deadlineMs = options.deadlineMs ?? def.deadlineMs;
-    const deadlineInMs = deadlineMs === undefined ? undefined : startInMs + deadlineMs;
-    const units = initialUnits(def, input, { startInMs, deadlineInMs });
+    const timing = { startInMs, deadlineInMs: deadlineMs === undefined ? undefined : startInMs + deadlineMs };
     const concurrencyKey = def.concurrencyKey?.(input) ?? null;
-    // A keyed start due now tries its key with its insert; a scheduled one queues when its start comes.
-    const keyed =
-      concurrencyKey === null
-        ? { units, queued: null }
-        : startInMs > 0
-          ? { units: queuedUnits(units, startInMs), queued: null }
-          : { units, queued: queuedUnits(units, null) };
-    return {
+    let units: NewUnitRecord[];
+    let queued: NewUnitRecord[] | null = null;
+    if (concurrencyKey === null) units = unitRecords(def, input, timing);
+    else {
+      // A keyed start due now tries its key with its insert; a scheduled one queues when its start comes.
+      const initial = initialUnits(def, input, timing);
+      if (startInMs > 0) units = queuedUnits(initial, startInMs).map(unitRecord);
+      else [units, queued] = [initial.map(unitRecord), queuedUnits(initial, null).map(unitRecord)];
+    }
+    const record: NewSagaRecord = {
       id: uuidV7(),
       name: def.name,
       version: def.version,
       input,
-      key: options.idempotencyKey ?? null,
       start_in_ms: startInMs,
-      start_at: options.startAt?.toISOString() ?? null,
-      deadline_in_ms: deadlineInMs ?? null,
-      parent_id: options.parent?.id ?? null,
-      parent_step: options.parent?.step ?? null,
       priority: options.priority ?? def.priority,
-      concurrency_key: concurrencyKey,
-      units: keyed.units.map(toRecord),
-      queued_units: keyed.queued?.map(toRecord) ?? null,
-      trace_context: options.traceContext ?? null,
+      units,
     };
+    // The fields most sagas leave null are left out (read as null), field by field: see packSnapshot.
+    if (options.idempotencyKey !== undefined) record.key = options.idempotencyKey;
+    if (options.startAt) record.start_at = options.startAt.toISOString();
+    if (timing.deadlineInMs !== undefined) record.deadline_in_ms = timing.deadlineInMs;
+    if (options.parent) [record.parent_id, record.parent_step] = [options.parent.id, options.parent.step];
+    if (concurrencyKey !== null) record.concurrency_key = concurrencyKey;
+    if (queued) record.queued_units = queued;
+    if (options.traceContext !== undefined) record.trace_context = options.traceContext;
+    return record;
   }
 
   /** The units a new saga's rows schedule (queued behind its key or not): for the dispatcher, once committed. */
   static dueUnitsOf(saga: NewSagaRecord, queued = false): DueUnit[] {
-    return ((queued ? saga.queued_units : saga.units) as RecordOf<typeof NEW_UNIT>[])
-      .filter((u) => u.due_in_ms !== null)
+    return ((queued ? saga.queued_units : saga.units) as NewUnitRecord[])
+      .filter((u) => u.due_in_ms != null)
       .map((u) => ({
         sagaId: saga.id!,
         unit: u.key!,
@@ -236,7 +228,7 @@ export class SagaStore {
   private readonly creates = new MicroBatcher<NewSagaRecord, StoredStart>(
     (sagas) => this.createMany(sagas),
     // Two starts with one idempotency key must not share a statement: the second must see the first.
-    (saga) => (saga.key === null ? saga.id! : `${saga.name}\u0000${saga.key}`),
+    (saga) => (saga.key == null ? saga.id! : `${saga.name}\u0000${saga.key}`),
   );
 
   private async createMany(sagas: NewSagaRecord[]): Promise<StoredStart[]> {
@@ -261,8 +253,8 @@ export class SagaStore {
         const { id, name, status, sameInput } = found;
         return { id, name, status, created: false, sameInput, units: [] };
       }
-      const { queued, ...fields } = row;
-      return { ...fields, created: true, sameInput: true, units: SagaStore.dueUnitsOf(saga, queued) };
+      const { id, name, status, queued } = row;
+      return { id, name, status, created: true, sameInput: true, units: SagaStore.dueUnitsOf(saga, queued) };
     });
   }
 
@@ -273,7 +265,7 @@ export class SagaStore {
    * runs that part of the statement.
    */
   private insertSagas(sagas: NewSagaRecord[], sql: StoreSql) {
-    const keyed = sagas.some((saga) => saga.queued_units !== null);
+    const keyed = sagas.some((saga) => saga.queued_units != null);
     return sql<{ id: string; name: string; status: SagaStatus; queued: boolean }[]>`
       WITH new AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb)
@@ -377,15 +369,21 @@ export class SagaStore {
     // A claim that waited for another writer's lock on the saga row updated the row as that writer
     // left it, but read the units as they were before: a statement of its own reads them again.
     const raced = rows.filter((row) => row.seen_seq + 1 !== row.seq);
-    const fresh = await Promise.all(raced.map((row) => this.snapshot(row.id, this.database.sql)));
+    const reread = new Map(
+      await Promise.all(
+        raced.map(async (row) => [row.id, await this.snapshot(row.id, this.database.sql)] as const),
+      ),
+    );
+    const claimedUnit = new Map(units.map((u) => [u.saga_id!, u]));
     const byId = new Map(
       rows.map((row) => {
-        const reread = fresh[raced.indexOf(row)];
-        // Claimed, and still running when read again (another delivery may have recorded it since).
-        const unit = units.find((u) => u.saga_id === row.id)!;
-        const still = reread?.units.find((u) => u.key === unit.key && u.seq === unit.seq);
-        if (raced.includes(row))
-          return [row.id, row.claimed && still?.status === UnitStatus.Running ? reread : undefined];
+        if (reread.has(row.id)) {
+          // Claimed, and still running when read again (another delivery may have recorded it since).
+          const { key, seq } = claimedUnit.get(row.id)!;
+          const saga = reread.get(row.id);
+          const still = saga?.units.find((u) => u.key === key && u.seq === seq);
+          return [row.id, row.claimed && still?.status === UnitStatus.Running ? saga : undefined];
+        }
         // The units were read from the statement's snapshot, before the claim counted this attempt.
         const snapshot = toSnapshot({
           ...row,
@@ -519,39 +517,7 @@ export class SagaStore {
 
   /** The statement that commits transitions, each only if its saga is still at `seq`; returns their ids. */
   private async commitStatement(transitions: Transition[], sql: StoreSql): Promise<Set<string>> {
-    const payload = bySagaId(transitions, (t) => t.sagaId).map((t): RecordOf<typeof TRANSITION> => ({
-      saga_id: t.sagaId,
-      seq: t.seq,
-      status: t.status,
-      terminal: TERMINAL.includes(t.status),
-      set_output: t.output !== undefined,
-      output: t.output ?? null,
-      set_error: t.error !== undefined,
-      error: t.error ?? null,
-      units: t.units.map((u) =>
-        withoutDefaults<typeof UNIT_CHANGE>({
-          key: u.key,
-          // What only a new row needs; an existing row is found by its key.
-          kind: u.create ? u.kind : null,
-          step: u.create ? u.step : null,
-          name: u.create ? u.name : null,
-          create: u.create === true,
-          status: u.status,
-          set_output: u.output !== undefined,
-          output: u.output ?? null,
-          set_error: u.error !== undefined,
-          error: u.error ?? null,
-          reset: u.resetAttempts === true,
-          ended: u.ended === true,
-          due_in_ms: u.dueInMs ?? null,
-          unschedule: u.dueInMs === null,
-          start: u.start === true,
-          payload: u.payload ?? null,
-          child_id: u.childId ?? null,
-        }),
-      ),
-      events: t.events,
-    }));
+    const payload = bySagaId(transitions, (t) => t.sagaId).map(transitionRecord);
     const ids = uuidArray(transitions.map((t) => t.sagaId));
     const dueAt = (ms: postgres.Fragment) => sql`now() + ${ms} * interval '1 millisecond'`;
     const rows = await sql<{ id: string }[]>`
@@ -738,13 +704,77 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
 }
 
 /**
- * A recordset row without its null and false fields, which the statement reads as null (and treats
- * as false): most fields of most rows are, and every byte of the payload is sent and parsed.
+ * The rows of the statements' JSON recordsets leave out the fields that are null or false, which the
+ * statements read as null (and treat as false): most fields of most rows are, and every byte is sent
+ * and parsed. Built field by field, as they are on every step.
  */
-function withoutDefaults<C extends Columns>(row: RecordOf<C>): Partial<RecordOf<C>> {
-  const kept: Partial<RecordOf<C>> = {};
-  for (const key in row) if (row[key] !== null && row[key] !== false) kept[key] = row[key];
-  return kept;
+function unitRecord(u: NewUnit): NewUnitRecord {
+  const row: NewUnitRecord = {
+    key: u.key,
+    kind: u.kind,
+    name: u.name,
+    step_kind: u.stepKind,
+    status: u.status,
+  };
+  if (u.step !== null) row.step = u.step;
+  if (u.group !== null) row.group = u.group;
+  if (u.signal !== null) row.signal = u.signal;
+  if (u.dueInMs !== null) row.due_in_ms = u.dueInMs;
+  return row;
+}
+
+function transitionRecord(t: Transition): Partial<RecordOf<typeof TRANSITION>> {
+  const row: Partial<RecordOf<typeof TRANSITION>> = {
+    saga_id: t.sagaId,
+    seq: t.seq,
+    status: t.status,
+    units: t.units.map(unitChangeRecord),
+    events: t.events,
+  };
+  if (TERMINAL.includes(t.status)) row.terminal = true;
+  if (t.output !== undefined) [row.set_output, row.output] = [true, t.output];
+  if (t.error !== undefined) [row.set_error, row.error] = [true, t.error];
+  return row;
+}
+
+function unitChangeRecord(u: UnitChange): Partial<RecordOf<typeof UNIT_CHANGE>> {
+  const row: Partial<RecordOf<typeof UNIT_CHANGE>> = { key: u.key, status: u.status };
+  // What only a new row needs; an existing row is found by its key.
+  if (u.create) [row.create, row.kind, row.step, row.name] = [true, u.kind, u.step, u.name];
+  if (u.output !== undefined) [row.set_output, row.output] = [true, u.output];
+  if (u.error !== undefined) [row.set_error, row.error] = [true, u.error];
+  if (u.resetAttempts) row.reset = true;
+  if (u.ended) row.ended = true;
+  if (u.dueInMs === null) row.unschedule = true;
+  else if (u.dueInMs !== undefined) row.due_in_ms = u.dueInMs;
+  if (u.start) row.start = true;
+  if (u.payload != null) row.payload = u.payload;
+  if (u.childId) row.child_id = u.childId;
+  return row;
+}
+
+/** The unit rows of the sagas of a definition started now, without a deadline: the same for all of them. */
+const immediateUnitRecords = new WeakMap<SagaDefinition, NewUnitRecord[]>();
+
+/**
+ * A new saga's unit rows. Those of a saga started now without a deadline depend on its definition
+ * alone (unless a first step waits for a signal, whose timeout may depend on the input): they are
+ * made once per definition, as every start of it would make them again.
+ */
+function unitRecords(
+  def: SagaDefinition,
+  input: unknown,
+  timing: { startInMs: number; deadlineInMs?: number },
+): NewUnitRecord[] {
+  const shared =
+    timing.startInMs === 0 &&
+    timing.deadlineInMs === undefined &&
+    !def.steps.some((step) => step.stage === 0 && step.kind === 'wait');
+  const cached = shared ? immediateUnitRecords.get(def) : undefined;
+  if (cached) return cached;
+  const records = initialUnits(def, input, timing).map(unitRecord);
+  if (shared) immediateUnitRecords.set(def, records);
+  return records;
 }
 
 /**
