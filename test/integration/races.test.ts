@@ -112,7 +112,11 @@ describe('races between deliveries of one unit', () => {
       const job = await processNext(id);
       if (job.data.snapshot) {
         carried.push(job.data.unit);
-        assert.deepEqual(canonical(unpackSnapshot(job.data.snapshot)), canonical(saga), `before unit ${job.data.unit}`);
+        assert.deepEqual(
+          canonical(unpackSnapshot(job.data.snapshot)),
+          canonical(saga),
+          `before unit ${job.data.unit}`,
+        );
       }
     }
     assert.equal((await store.snapshot(id))!.status, 'compensated');
