@@ -22,7 +22,7 @@ export class SagaDatabase implements OnApplicationShutdown {
   /** The same tables' schema-qualified names, for hand-written statements: `FROM ${table.sagas} s`. */
   readonly table: Record<
     'sagas' | 'units' | 'events' | 'signals' | 'schedules' | 'keyHolders',
-    postgres.Helper<string>
+    postgres.Fragment
   >;
 
   /** Migrates the engine's schema first when the options ask for it, so that no statement meets an older one. */
@@ -68,7 +68,10 @@ export class SagaDatabase implements OnApplicationShutdown {
     });
     this.db = drizzle({ client: this.sql });
     this.tables = sagaTables(pgSchema(options.schema));
-    const qualified = (name: string) => this.sql(`${options.schema}.${name}`);
+    // Quoted once, here: as `sql(name)` helpers, postgres.js would escape them again, and search the
+    // text before each for its context, every time a statement is built.
+    const qualified = (name: string) =>
+      this.sql.unsafe(`${escapeIdentifier(options.schema)}.${escapeIdentifier(name)}`);
     this.table = {
       sagas: qualified('sagas'),
       units: qualified('saga_units'),
@@ -83,3 +86,6 @@ export class SagaDatabase implements OnApplicationShutdown {
     await Promise.all([this.sql.end({ timeout: 5 }), this.claimSql.end({ timeout: 5 })]);
   }
 }
+
+/** A Postgres identifier, quoted. */
+const escapeIdentifier = (name: string): string => `"${name.replaceAll('"', '""')}"`;
