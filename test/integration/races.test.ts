@@ -102,7 +102,7 @@ describe('races between deliveries of one unit', () => {
     return job;
   }
 
-  it('the snapshot a claimed unit carries is the saga as Postgres recorded it, forward and backward', async () => {
+  it('the snapshot a unit carries is the saga as Postgres recorded it, from its start, forward and backward', async () => {
     // a and b complete; c fails for good and compensates itself (compensateOnFailure), then b and a.
     const id = (await sagas.start('scripted', { script: { c: ['fatal'] } })).id;
     const carried: string[] = [];
@@ -120,8 +120,36 @@ describe('races between deliveries of one unit', () => {
       }
     }
     assert.equal((await store.snapshot(id))!.status, 'compensated');
-    assert.deepEqual(carried, ['s1', 's2', 'c2', 'c1', 'c0']);
+    assert.deepEqual(carried, ['s0', 's1', 's2', 'c2', 'c1', 'c0']);
     assert.deepEqual(journal.handlers(id), ['a', 'b', 'c', 'undoC', 'undoB', 'undoA']);
+  });
+
+  it('a claim with the snapshot its job carries reads no units back unless the saga moved on since', async () => {
+    const id = await start();
+    await dispatcher.drain();
+    const job = (await queue.getJob(`${id}-s0-1`)) as Job<UnitJobData>;
+    const known = unpackSnapshot(job.data.snapshot!);
+    assert.deepEqual(canonical(known), canonical((await store.snapshot(id))!), 'the new saga, as inserted');
+    const first = (await store.claim(id, 's0', 1, known))!;
+    assert.deepEqual(
+      canonical(first),
+      canonical((await store.snapshot(id))!),
+      'as known, with the claim counted',
+    );
+    await store.commit([ran(first, { kind: 'succeeded', output: { a: 1 } })]); // a completes; b is claimed
+    // A delivery of b that carries the saga as it was at its start: b is claimed again (attempt 2),
+    // and the units are read back, a completed with its output.
+    const again = (await store.claim(id, 's1', 1, known))!;
+    assert.deepEqual([unitOf(again, 's0').status, unitOf(again, 's0').output], ['completed', { a: 1 }]);
+    assert.deepEqual(canonical(again), canonical((await store.snapshot(id))!));
+  });
+
+  it('a step output of false or 0 is recorded as such, not as null', async () => {
+    for (const output of [false, 0]) {
+      const id = await start();
+      await store.commit([ran((await store.claim(id, 's0', 1))!, { kind: 'succeeded', output })]);
+      assert.equal(unitOf((await store.snapshot(id))!, 's0').output, output);
+    }
   });
 
   it('a claimed unit whose job Redis lost is re-enqueued by the reconciler and runs the attempt already counted', async () => {

@@ -7,14 +7,21 @@ import type { Transition } from '../machine/transition.js';
 import { MicroBatcher } from './micro-batcher.js';
 import { within } from './patiently.js';
 import { LimitedQueues } from './limited-queues.js';
-import { jobPriority, packSnapshot, UNIT_JOB_OPTIONS, unitJobId, type UnitJobData } from './saga-queue.js';
+import {
+  jobPriority,
+  packSnapshot,
+  UNIT_JOB_OPTIONS,
+  unitJobId,
+  type PackedSnapshot,
+  type UnitJobData,
+} from './saga-queue.js';
 
 const DISPATCH_TIMEOUT_MS = 2000;
 /** A larger snapshot costs Redis more than reading it back from Postgres does. */
 const MAX_SNAPSHOT_CHARS = 16_384;
 
 /** A unit to enqueue, with what its job carries. */
-export type DispatchUnit = DueUnit & Pick<UnitJobData, 'snapshot' | 'committedAt'>;
+export type DispatchUnit = DueUnit & Pick<UnitJobData, 'committedAt'>;
 
 /** Puts units that Postgres has already committed onto BullMQ. */
 @Injectable()
@@ -61,10 +68,17 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   );
 
   private static add(queue: Queue<UnitJobData>, units: DispatchUnit[]): Promise<unknown> {
+    // Units scheduled by one statement share its snapshot: packed once.
+    const packed = new Map<SagaSnapshot, PackedSnapshot | undefined>();
     const jobs = units.map((u) => {
-      const { sagaId, unit, seq, claimed, sagaName, sagaVersion, snapshot, committedAt } = u;
-      const data: UnitJobData = { sagaId, unit, seq, claimed, sagaName, sagaVersion, snapshot, committedAt };
+      const { sagaId, unit, seq, claimed, sagaName, sagaVersion } = u;
+      const data: UnitJobData = { sagaId, unit, seq, claimed, sagaName, sagaVersion };
       if (u.due) data.due = true;
+      if (u.snapshot) {
+        if (!packed.has(u.snapshot)) packed.set(u.snapshot, carried(u.snapshot));
+        data.snapshot = packed.get(u.snapshot);
+        if (data.snapshot && u.committedAt !== undefined) data.committedAt = u.committedAt;
+      }
       const opts = {
         ...UNIT_JOB_OPTIONS,
         jobId: unitJobId(sagaId, unit, seq),
@@ -148,15 +162,15 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   }
 
   /**
-   * The units that a committed transition schedules. Those that the commit claimed carry the saga
-   * as the commit left it, so that their workers need no read; unless that is too large to be
-   * worth sending through Redis.
+   * The units that a committed transition schedules, with the saga as the commit left it: their
+   * jobs carry it, so that their workers need no read (a claimed unit's) or only a claim that
+   * reads no units back (the others', while the saga is still as it was).
    */
   static nextUnits(saga: SagaSnapshot, t: Transition): DispatchUnit[] {
     const scheduled = t.units.filter((u) => u.dueInMs !== undefined && u.dueInMs !== null);
     if (scheduled.length === 0) return [];
     const after = applyTransition(saga, t);
-    const carried = scheduled.some((u) => u.start) ? carriedSnapshot(after) : undefined;
+    const committedAt = Date.now();
     return scheduled.map((u) => {
       const unit: DispatchUnit = {
         sagaId: t.sagaId,
@@ -169,7 +183,9 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
         sagaVersion: saga.version,
         priority: saga.priority,
       };
-      if (u.start && carried) [unit.snapshot, unit.committedAt] = [carried.snapshot, carried.committedAt];
+      // A waiting unit's job runs no attempt, and reads the saga when its time comes.
+      if (!unit.due) unit.snapshot = after;
+      if (u.start) unit.committedAt = committedAt;
       return unit;
     });
   }
@@ -208,10 +224,9 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
   }
 }
 
-/** The snapshot a claimed unit's job carries, unless it is too large to be worth sending through Redis. */
-function carriedSnapshot(saga: SagaSnapshot): Pick<DispatchUnit, 'snapshot' | 'committedAt'> | undefined {
-  if (snapshotChars(saga) > MAX_SNAPSHOT_CHARS) return undefined;
-  return { snapshot: packSnapshot(saga), committedAt: Date.now() };
+/** The snapshot as a job carries it, unless it is too large to be worth sending through Redis. */
+function carried(saga: SagaSnapshot): PackedSnapshot | undefined {
+  return snapshotChars(saga) > MAX_SNAPSHOT_CHARS ? undefined : packSnapshot(saga);
 }
 
 /**

@@ -181,18 +181,24 @@ export class StepWorker implements OnApplicationBootstrap, BeforeApplicationShut
   private unitToRun(job: Job<UnitJobData>): Promise<SagaSnapshot | undefined> | SagaSnapshot {
     const { sagaId, unit, seq, claimed, snapshot, committedAt, due, left = 0 } = job.data;
     if (due) return this.store.current(sagaId, unit, seq);
-    if (!claimed || job.attemptsStarted - left > 1) return this.claim(sagaId, unit, seq);
+    const known = snapshot && unpackSnapshot(snapshot);
+    if (!claimed || job.attemptsStarted - left > 1) return this.claim(sagaId, unit, seq, known);
     // A job enqueued long after its commit may have lost a race with the reconciler, which enqueues
     // the same unit once it is overdue: that job may have run and been recorded already. A cancel
     // since the commit is not in the snapshot either, nor anything since, once the job was left.
     const fresh = committedAt !== undefined && job.timestamp - committedAt < RECONCILE_GRACE_MS / 2;
-    if (snapshot && fresh && !left && !this.invoker.cancelSignalled(sagaId)) return unpackSnapshot(snapshot);
+    if (known && fresh && !left && !this.invoker.cancelSignalled(sagaId)) return known;
     return this.store.current(sagaId, unit, seq);
   }
 
   /** A claim records the attempt's start: an event that the saga's open streams want. */
-  private async claim(sagaId: string, unit: string, seq: number): Promise<SagaSnapshot | undefined> {
-    const saga = await this.store.claim(sagaId, unit, seq);
+  private async claim(
+    sagaId: string,
+    unit: string,
+    seq: number,
+    known: SagaSnapshot | undefined,
+  ): Promise<SagaSnapshot | undefined> {
+    const saga = await this.store.claim(sagaId, unit, seq, known);
     if (saga) this.streams.committed(sagaId);
     return saga;
   }

@@ -39,6 +39,11 @@ export interface DueUnit {
   sagaVersion: number;
   /** Its saga's priority, which its job carries. @defaultValue 5 */
   priority?: number;
+  /**
+   * The saga as the statement that scheduled the unit left it, when known: its job carries it, so
+   * that the worker need not read it back (see claim).
+   */
+  snapshot?: SagaSnapshot;
 }
 
 export interface CreatedSaga {
@@ -99,7 +104,8 @@ const NEW_UNIT = {
 export type NewSagaRecord = Partial<RecordOf<typeof NEW_SAGA>>;
 type NewUnitRecord = Partial<RecordOf<typeof NEW_UNIT>>;
 
-const UNIT_REF = { saga_id: 'uuid', key: 'text', seq: 'int' } as const;
+/** A unit to claim; `known_seq` is the saga's `seq` in the snapshot its job carries, if any. */
+const UNIT_REF = { saga_id: 'uuid', key: 'text', seq: 'int', known_seq: 'int' } as const;
 
 const TRANSITION = {
   saga_id: 'uuid',
@@ -210,7 +216,9 @@ export class SagaStore {
 
   /** The units a new saga's rows schedule (queued behind its key or not): for the dispatcher, once committed. */
   static dueUnitsOf(saga: NewSagaRecord, queued = false): DueUnit[] {
-    return ((queued ? saga.queued_units : saga.units) as NewUnitRecord[])
+    const units = (queued ? saga.queued_units : saga.units) as NewUnitRecord[];
+    const snapshot = SagaStore.newSnapshot(saga, units);
+    return units
       .filter((u) => u.due_in_ms != null)
       .map((u) => ({
         sagaId: saga.id!,
@@ -222,7 +230,39 @@ export class SagaStore {
         sagaName: saga.name!,
         sagaVersion: saga.version!,
         priority: saga.priority!,
+        snapshot,
       }));
+  }
+
+  /** A new saga as its rows are inserted (see insertSagas): what its first units' jobs carry. */
+  private static newSnapshot(saga: NewSagaRecord, units: NewUnitRecord[]): SagaSnapshot {
+    const snapshot: SagaSnapshot = {
+      id: saga.id!,
+      name: saga.name!,
+      version: saga.version!,
+      status: 'pending',
+      seq: 1,
+      cancelRequested: false,
+      priority: saga.priority!,
+      input: saga.input,
+      parent: saga.parent_id == null ? null : { id: saga.parent_id, step: saga.parent_step! },
+      units: units.map((u) => ({
+        key: u.key!,
+        kind: u.kind as UnitSnapshot['kind'],
+        step: u.step ?? null,
+        name: u.name!,
+        status: u.status as UnitSnapshot['status'],
+        seq: u.due_in_ms == null ? 0 : 1,
+        attempts: 0,
+        scheduled: u.due_in_ms != null,
+        output: null,
+        endedAt: null,
+        payload: null,
+        child: null,
+      })),
+    };
+    if (saga.trace_context != null) snapshot.traceContext = saga.trace_context;
+    return snapshot;
   }
 
   private readonly creates = new MicroBatcher<NewSagaRecord, StoredStart>(
@@ -318,21 +358,36 @@ export class SagaStore {
    * a duplicate, or already recorded) or the saga has ended. A step of a saga that stopped going
    * forward is returned unclaimed, for its worker to record that it did not run. Concurrent claims
    * share one statement.
+   *
+   * `known` is the saga as the statement that scheduled the unit left it, when the unit's job carries
+   * it: if the saga is still at that `seq`, its units are as `known` shows them (every write to them
+   * bumps it), and are not read back.
    */
-  claim(sagaId: string, unit: string, seq: number): Promise<SagaSnapshot | undefined> {
-    return this.claims.push({ saga_id: sagaId, key: unit, seq });
+  claim(sagaId: string, unit: string, seq: number, known?: SagaSnapshot): Promise<SagaSnapshot | undefined> {
+    return this.claims.push({
+      ref: { saga_id: sagaId, key: unit, seq, known_seq: known?.seq ?? null },
+      known,
+    });
   }
 
-  private readonly claims = new MicroBatcher<RecordOf<typeof UNIT_REF>, SagaSnapshot | undefined>(
+  private readonly claims = new MicroBatcher<
+    { ref: RecordOf<typeof UNIT_REF>; known?: SagaSnapshot },
+    SagaSnapshot | undefined
+  >(
     (units) => this.claimMany(units),
-    (unit) => unit.saga_id!,
+    (unit) => unit.ref.saga_id!,
   );
 
-  private async claimMany(units: RecordOf<typeof UNIT_REF>[]): Promise<(SagaSnapshot | undefined)[]> {
+  private async claimMany(
+    claims: { ref: RecordOf<typeof UNIT_REF>; known?: SagaSnapshot }[],
+  ): Promise<(SagaSnapshot | undefined)[]> {
     const sql = this.database.claimSql;
+    const units = claims.map((c) => c.ref);
     const ordered = bySagaId(units, (u) => u.saga_id!);
     const ids = uuidArray(units.map((u) => u.saga_id!));
-    const rows = await sql<(SnapshotRow & { claimed: UnitRow | null; seen_seq: number })[]>`
+    const rows = await sql<
+      (Omit<SnapshotRow, 'units'> & { units: UnitRow[] | null; claimed: UnitRow | null; seen_seq: number })[]
+    >`
       WITH u AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(ordered)}::text::jsonb)
           AS u(${sql.unsafe(recordsetColumns(UNIT_REF))})
@@ -363,9 +418,10 @@ export class SagaStore {
         SELECT saga_id, CASE WHEN kind = 'step' THEN 'step_started' ELSE 'compensation_started' END, name, attempts
         FROM claimed
       )
-      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql, this.table)} AS units, row_to_json(claimed) AS claimed,
-        seen.seq AS seen_seq
-      FROM s JOIN seen ON seen.id = s.id LEFT JOIN claimed ON claimed.saga_id = s.id`;
+      SELECT ${sql.unsafe(SAGA_COLUMNS)},
+        CASE WHEN u.known_seq = seen.seq THEN NULL ELSE ${unitsOf(sql, this.table)} END AS units,
+        row_to_json(claimed) AS claimed, seen.seq AS seen_seq
+      FROM s JOIN seen ON seen.id = s.id JOIN u ON u.saga_id = s.id LEFT JOIN claimed ON claimed.saga_id = s.id`;
     // A claim that waited for another writer's lock on the saga row updated the row as that writer
     // left it, but read the units as they were before: a statement of its own reads them again.
     const raced = rows.filter((row) => row.seen_seq + 1 !== row.seq);
@@ -374,24 +430,22 @@ export class SagaStore {
         raced.map(async (row) => [row.id, await this.snapshot(row.id, this.database.sql)] as const),
       ),
     );
-    const claimedUnit = new Map(units.map((u) => [u.saga_id!, u]));
+    const claimOf = new Map(claims.map((c) => [c.ref.saga_id!, c]));
     const byId = new Map(
       rows.map((row) => {
+        const { ref, known } = claimOf.get(row.id)!;
         if (reread.has(row.id)) {
           // Claimed, and still running when read again (another delivery may have recorded it since).
-          const { key, seq } = claimedUnit.get(row.id)!;
           const saga = reread.get(row.id);
-          const still = saga?.units.find((u) => u.key === key && u.seq === seq);
+          const still = saga?.units.find((u) => u.key === ref.key && u.seq === ref.seq);
           return [row.id, row.claimed && still?.status === UnitStatus.Running ? saga : undefined];
         }
-        // The units were read from the statement's snapshot, before the claim counted this attempt.
-        const snapshot = toSnapshot({
-          ...row,
-          units: row.claimed
-            ? row.units.map((u) => (u.key === row.claimed!.key ? row.claimed! : u))
-            : row.units,
-        });
-        return [row.id, snapshot];
+        // The units as they were before the claim counted this attempt (read by the statement, or
+        // known from the job), with the claimed one as the claim left it.
+        const before = row.units ? row.units.map(toUnit) : known!.units;
+        const claimed = row.claimed && toUnit(row.claimed);
+        const units = claimed ? before.map((u) => (u.key === claimed.key ? claimed : u)) : before;
+        return [row.id, toSnapshot(row, units)];
       }),
     );
     return units.map((unit) => byId.get(unit.saga_id!));
@@ -427,7 +481,7 @@ export class SagaStore {
   async snapshot(sagaId: string, sql: StoreSql = this.database.sql): Promise<SagaSnapshot | undefined> {
     const [row] = await sql<SnapshotRow[]>`
       SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql, this.table)} AS units FROM ${this.table.sagas} s WHERE s.id = ${sagaId}`;
-    return row && toSnapshot(row);
+    return row && toSnapshot(row, row.units.map(toUnit));
   }
 
   /**
@@ -673,8 +727,8 @@ interface SnapshotRow {
   units: UnitRow[];
 }
 
-function toSnapshot(row: SnapshotRow): SagaSnapshot {
-  return {
+function toSnapshot(row: Omit<SnapshotRow, 'units'>, units: UnitSnapshot[]): SagaSnapshot {
+  const saga: SagaSnapshot = {
     id: row.id,
     name: row.name,
     version: row.version,
@@ -684,22 +738,27 @@ function toSnapshot(row: SnapshotRow): SagaSnapshot {
     priority: row.priority,
     input: row.input,
     parent: row.parent_id === null ? null : { id: row.parent_id, step: row.parent_step! },
-    // Left out when untraced: the snapshot travels in every job.
-    ...(row.trace_context !== null && { traceContext: row.trace_context }),
-    units: row.units.map((u) => ({
-      key: u.key,
-      kind: u.kind,
-      step: u.step_index,
-      name: u.name,
-      status: u.status,
-      seq: u.seq,
-      attempts: u.attempts,
-      scheduled: u.due_at !== null,
-      output: u.output,
-      endedAt: u.ended_seq,
-      payload: u.payload,
-      child: u.child_id === null ? null : { id: u.child_id, status: u.child_status!, output: u.child_output },
-    })),
+    units,
+  };
+  // Left out when untraced: the snapshot travels in every job.
+  if (row.trace_context !== null) saga.traceContext = row.trace_context;
+  return saga;
+}
+
+function toUnit(u: UnitRow): UnitSnapshot {
+  return {
+    key: u.key,
+    kind: u.kind,
+    step: u.step_index,
+    name: u.name,
+    status: u.status,
+    seq: u.seq,
+    attempts: u.attempts,
+    scheduled: u.due_at !== null,
+    output: u.output,
+    endedAt: u.ended_seq,
+    payload: u.payload,
+    child: u.child_id === null ? null : { id: u.child_id, status: u.child_status!, output: u.child_output },
   };
 }
 
