@@ -1,5 +1,5 @@
 import { Injectable, Logger, type BeforeApplicationShutdown } from '@nestjs/common';
-import type { Job, Queue } from 'bullmq';
+import type { Job, JobsOptions, Queue } from 'bullmq';
 import type { DueUnit } from '../store/saga.store.js';
 import { applyTransition } from '../machine/apply-transition.js';
 import { UnitStatus, type SagaSnapshot } from '../machine/saga-snapshot.js';
@@ -79,12 +79,13 @@ export class SagaDispatcher implements BeforeApplicationShutdown {
         data.snapshot = packed.get(u.snapshot);
         if (data.snapshot && u.committedAt !== undefined) data.committedAt = u.committedAt;
       }
-      const opts = {
+      const opts: JobsOptions = {
         ...UNIT_JOB_OPTIONS,
         jobId: unitJobId(sagaId, unit, seq),
-        delay: Math.max(0, u.delayMs),
         priority: jobPriority(u.priority),
       };
+      // Most units are due now: their options, stored with the job and read back, say nothing of it.
+      if (u.delayMs > 0) opts.delay = u.delayMs;
       return { name: 'unit', data, opts };
     });
     // addBulk goes through an ioredis pipeline, which copies every BullMQ script onto itself when
