@@ -8,7 +8,7 @@ import { unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from '../ma
 import type { Transition, UnitChange } from '../machine/transition.js';
 import { ACTIVE_SAGA_STATUSES, TERMINAL_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import { admit, releaseKeys } from './concurrency-keys.js';
-import { recordsetColumns, type RecordOf } from './recordset.js';
+import { recordsetColumns, type Columns, type RecordOf } from './recordset.js';
 import { SagaDatabase } from './saga-database.js';
 import { uuidV7 } from './uuid-v7.js';
 
@@ -149,7 +149,11 @@ const UNIT_CHANGE = {
  */
 @Injectable()
 export class SagaStore {
-  constructor(private readonly database: SagaDatabase) {}
+  private readonly parts: StatementParts;
+
+  constructor(private readonly database: SagaDatabase) {
+    this.parts = statementParts(database.sql, database.table);
+  }
 
   private get table(): SagaDatabase['table'] {
     return this.database.table;
@@ -305,11 +309,11 @@ export class SagaStore {
    * runs that part of the statement.
    */
   private insertSagas(sagas: NewSagaRecord[], sql: StoreSql) {
-    const keyed = sagas.some((saga) => saga.queued_units != null);
+    const { newSaga, newUnit, keyed, unkeyed } = this.parts;
+    const keys = sagas.some((saga) => saga.queued_units != null) ? keyed : unkeyed;
     return sql<{ id: string; name: string; status: SagaStatus; queued: boolean }[]>`
       WITH new AS (
-        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb)
-          AS new(${sql.unsafe(recordsetColumns(NEW_SAGA))})
+        SELECT * FROM jsonb_to_recordset(${JSON.stringify(sagas)}::text::jsonb) AS new(${newSaga})
       ), ins AS (
         INSERT INTO ${this.table.sagas} (id, name, version, status, input, idempotency_key, start_at, deadline_at, parent_id,
           parent_step, priority, concurrency_key, trace_context)
@@ -320,36 +324,16 @@ export class SagaStore {
         FROM new
         ON CONFLICT (name, idempotency_key) DO NOTHING
         RETURNING id, name, status
-      ), ${
-        keyed
-          ? sql`held AS (
-        -- DO UPDATE rather than DO NOTHING: it waits for, and locks, the key's row (see concurrency-keys.ts).
-        INSERT INTO ${this.table.keyHolders} (name, key, saga_id)
-        SELECT DISTINCT ON (new.name, new.concurrency_key) new.name, new.concurrency_key, new.id
-        FROM new JOIN ins ON ins.id = new.id WHERE new.queued_units IS NOT NULL
-        ORDER BY new.name, new.concurrency_key, new.id
-        ON CONFLICT (name, key) DO UPDATE SET saga_id = saga_key_holders.saga_id
-        RETURNING saga_id
-      ), queued AS (
-        SELECT new.id FROM new WHERE new.queued_units IS NOT NULL
-          AND NOT EXISTS (SELECT 1 FROM held WHERE held.saga_id = new.id)
-      ), `
-          : sql``
-      }units AS (
+      ), ${keys.held}units AS (
         INSERT INTO ${this.table.units} (saga_id, key, kind, step_index, name, step_group, step_kind, signal, status, seq,
           due_at)
         SELECT ins.id, u.key, u.kind, u.step, u.name, u."group", u.step_kind, u.signal, u.status,
           (u.due_in_ms IS NOT NULL)::int, now() + u.due_in_ms * interval '1 millisecond'
-        FROM ins JOIN new ON new.id = ins.id,
-          jsonb_to_recordset(${
-            keyed
-              ? sql`CASE WHEN new.id IN (SELECT id FROM queued) THEN new.queued_units ELSE new.units END`
-              : sql`new.units`
-          }) AS u(${sql.unsafe(recordsetColumns(NEW_UNIT))})
+        FROM ins JOIN new ON new.id = ins.id, jsonb_to_recordset(${keys.units}) AS u(${newUnit})
       ), ev AS (
         INSERT INTO ${this.table.events} (saga_id, type) SELECT id, 'saga_started' FROM ins
       )
-      SELECT id, name, status, ${keyed ? sql`id IN (SELECT id FROM queued)` : sql`false`} AS queued FROM ins`;
+      SELECT id, name, status, ${keys.queued} AS queued FROM ins`;
   }
 
   /**
@@ -390,7 +374,7 @@ export class SagaStore {
     >`
       WITH u AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(ordered)}::text::jsonb)
-          AS u(${sql.unsafe(recordsetColumns(UNIT_REF))})
+          AS u(${this.parts.unitRef})
       ), seen AS (
         SELECT id, seq FROM ${this.table.sagas} WHERE id = ANY(${ids}::uuid[])
       ), s AS (
@@ -400,7 +384,7 @@ export class SagaStore {
           updated_at = now()
         FROM u JOIN ${this.table.units} x ON x.saga_id = u.saga_id AND x.key = u.key
         WHERE sagas.id = ANY(${ids}::uuid[]) AND x.saga_id = ANY(${ids}::uuid[]) AND sagas.id = u.saga_id
-          AND sagas.status IN ${sql(ACTIVE)}
+          AND sagas.status IN ${this.parts.active}
           AND x.seq = u.seq AND x.due_at IS NOT NULL AND x.status IN ('pending', 'running')
         RETURNING sagas.*, u.key
       ), claimed AS (
@@ -412,14 +396,14 @@ export class SagaStore {
           -- Checked again on the row as it is when this statement waited for another writer's lock
           -- on it: a unit recorded meanwhile is not claimed again.
           AND x.status IN ('pending', 'running') AND x.due_at IS NOT NULL
-        RETURNING x.saga_id, ${sql.unsafe(UNIT_COLUMNS)}
+        RETURNING x.saga_id, ${this.parts.unitColumns}
       ), ev AS (
         INSERT INTO ${this.table.events} (saga_id, type, step, attempt)
         SELECT saga_id, CASE WHEN kind = 'step' THEN 'step_started' ELSE 'compensation_started' END, name, attempts
         FROM claimed
       )
-      SELECT ${sql.unsafe(SAGA_COLUMNS)},
-        CASE WHEN u.known_seq = seen.seq THEN NULL ELSE ${unitsOf(sql, this.table)} END AS units,
+      SELECT ${this.parts.sagaColumns},
+        CASE WHEN u.known_seq = seen.seq THEN NULL ELSE ${this.parts.unitsOf} END AS units,
         row_to_json(claimed) AS claimed, seen.seq AS seen_seq
       FROM s JOIN seen ON seen.id = s.id JOIN u ON u.saga_id = s.id LEFT JOIN claimed ON claimed.saga_id = s.id`;
     // A claim that waited for another writer's lock on the saga row updated the row as that writer
@@ -480,7 +464,7 @@ export class SagaStore {
   /** The saga as it is now, without claiming anything. */
   async snapshot(sagaId: string, sql: StoreSql = this.database.sql): Promise<SagaSnapshot | undefined> {
     const [row] = await sql<SnapshotRow[]>`
-      SELECT ${sql.unsafe(SAGA_COLUMNS)}, ${unitsOf(sql, this.table)} AS units FROM ${this.table.sagas} s WHERE s.id = ${sagaId}`;
+      SELECT ${this.parts.sagaColumns}, ${this.parts.unitsOf} AS units FROM ${this.table.sagas} s WHERE s.id = ${sagaId}`;
     return row && toSnapshot(row, row.units.map(toUnit));
   }
 
@@ -573,11 +557,11 @@ export class SagaStore {
   private async commitStatement(transitions: Transition[], sql: StoreSql): Promise<Set<string>> {
     const payload = bySagaId(transitions, (t) => t.sagaId).map(transitionRecord);
     const ids = uuidArray(transitions.map((t) => t.sagaId));
-    const dueAt = (ms: postgres.Fragment) => sql`now() + ${ms} * interval '1 millisecond'`;
+    const { dueAt } = this.parts;
     const rows = await sql<{ id: string }[]>`
       WITH t AS (
         SELECT * FROM jsonb_to_recordset(${JSON.stringify(payload)}::text::jsonb)
-          AS t(${sql.unsafe(recordsetColumns(TRANSITION))})
+          AS t(${this.parts.transition})
       ), s AS (
         UPDATE ${this.table.sagas} SET
           seq = sagas.seq + 1, status = t.status,
@@ -590,7 +574,7 @@ export class SagaStore {
         RETURNING sagas.id
       ), p AS (
         SELECT t.saga_id, t.seq AS saga_seq, p.*
-        FROM t JOIN s ON s.id = t.saga_id, jsonb_to_recordset(t.units) AS p(${sql.unsafe(recordsetColumns(UNIT_CHANGE))})
+        FROM t JOIN s ON s.id = t.saga_id, jsonb_to_recordset(t.units) AS p(${this.parts.unitChange})
       ), updated AS (
         UPDATE ${this.table.units} x SET
           status = p.status,
@@ -598,7 +582,7 @@ export class SagaStore {
           error = CASE WHEN p.set_error THEN p.error ELSE x.error END,
           attempts = CASE WHEN p.reset THEN 0 ELSE x.attempts END + (p.start IS TRUE)::int,
           seq = x.seq + (p.due_in_ms IS NOT NULL)::int,
-          due_at = CASE WHEN p.due_in_ms IS NOT NULL THEN ${dueAt(sql`p.due_in_ms`)}
+          due_at = CASE WHEN p.due_in_ms IS NOT NULL THEN ${dueAt}
             WHEN p.unschedule THEN NULL ELSE x.due_at END,
           started_at = CASE WHEN p.start THEN coalesce(x.started_at, now()) ELSE x.started_at END,
           finished_at = CASE WHEN p.ended THEN now() ELSE x.finished_at END,
@@ -611,7 +595,7 @@ export class SagaStore {
         INSERT INTO ${this.table.units} (saga_id, key, kind, step_index, name, status, seq, attempts, due_at,
           started_at, finished_at, output, error, ended_seq)
         SELECT p.saga_id, p.key, p.kind, p.step, p.name, p.status, (p.due_in_ms IS NOT NULL)::int, (p.start IS TRUE)::int,
-          ${dueAt(sql`p.due_in_ms`)}, CASE WHEN p.start THEN now() END, CASE WHEN p.ended THEN now() END,
+          ${dueAt}, CASE WHEN p.start THEN now() END, CASE WHEN p.ended THEN now() END,
           p.output, p.error, CASE WHEN p.ended THEN p.saga_seq END
         FROM p WHERE p."create" IS TRUE
       ), ev AS (
@@ -681,7 +665,7 @@ export class SagaStore {
       SELECT u.saga_id AS "sagaId", u.key AS unit, u.seq, 0 AS "delayMs", u.status = 'running' AS claimed,
         u.status = 'waiting' AS due, s.name AS "sagaName", s.version AS "sagaVersion", s.priority, u.due_at AS "dueAt"
       FROM ${this.table.sagas} s JOIN ${this.table.units} u ON u.saga_id = s.id
-      WHERE s.status IN ${sql(ACTIVE)} AND u.due_at <= now() - ${graceMs} * interval '1 millisecond'
+      WHERE s.status IN ${this.parts.active} AND u.due_at <= now() - ${graceMs} * interval '1 millisecond'
         ${cursor ? sql`AND (u.due_at, u.saga_id, u.key) > (${cursor.dueAt}, ${cursor.sagaId}, ${cursor.unit})` : sql``}
       ORDER BY u.due_at, u.saga_id, u.key LIMIT ${limit}`;
   }
@@ -861,12 +845,51 @@ const UNIT_COLUMNS =
 const SAGA_COLUMNS =
   's.id, s.name, s.version, s.status, s.seq, s.cancel_requested, s.priority, s.input, s.parent_id, s.parent_step, s.trace_context';
 
+type StatementParts = ReturnType<typeof statementParts>;
+
 /**
- * The saga's units as JSON rows, for a query in which the saga row is aliased `s`; a child step's
- * with its child saga as it is now.
+ * The constant fragments of the store's statements, made once: postgres.js makes a query object of
+ * every fragment interpolated into a statement, each time the statement is built.
  */
-function unitsOf(sql: StoreSql, table: SagaDatabase['table']) {
-  return sql`(SELECT json_agg(u) FROM (
-    SELECT ${sql.unsafe(UNIT_COLUMNS)}, c.status AS child_status, c.output AS child_output
-    FROM ${table.units} x LEFT JOIN ${table.sagas} c ON c.id = x.child_id WHERE x.saga_id = s.id) u)`;
+function statementParts(sql: postgres.Sql, table: SagaDatabase['table']) {
+  const columns = (description: Columns) => sql.unsafe(recordsetColumns(description));
+  const unitColumns = sql.unsafe(UNIT_COLUMNS);
+  return {
+    newSaga: columns(NEW_SAGA),
+    newUnit: columns(NEW_UNIT),
+    unitRef: columns(UNIT_REF),
+    transition: columns(TRANSITION),
+    unitChange: columns(UNIT_CHANGE),
+    unitColumns,
+    sagaColumns: sql.unsafe(SAGA_COLUMNS),
+    active: sql.unsafe(`(${ACTIVE.map((status) => `'${status}'`).join(', ')})`),
+    /** When a unit of a commit's recordset (aliased `p`) is due. */
+    dueAt: sql`now() + p.due_in_ms * interval '1 millisecond'`,
+    /**
+     * The saga's units as JSON rows, for a query in which the saga row is aliased `s`; a child
+     * step's with its child saga as it is now.
+     */
+    unitsOf: sql`(SELECT json_agg(u) FROM (
+      SELECT ${unitColumns}, c.status AS child_status, c.output AS child_output
+      FROM ${table.units} x LEFT JOIN ${table.sagas} c ON c.id = x.child_id WHERE x.saga_id = s.id) u)`,
+    /** The parts of insertSagas for a batch with a keyed saga started now, which takes or queues for its key. */
+    keyed: {
+      held: sql`held AS (
+        -- DO UPDATE rather than DO NOTHING: it waits for, and locks, the key's row (see concurrency-keys.ts).
+        INSERT INTO ${table.keyHolders} (name, key, saga_id)
+        SELECT DISTINCT ON (new.name, new.concurrency_key) new.name, new.concurrency_key, new.id
+        FROM new JOIN ins ON ins.id = new.id WHERE new.queued_units IS NOT NULL
+        ORDER BY new.name, new.concurrency_key, new.id
+        ON CONFLICT (name, key) DO UPDATE SET saga_id = saga_key_holders.saga_id
+        RETURNING saga_id
+      ), queued AS (
+        SELECT new.id FROM new WHERE new.queued_units IS NOT NULL
+          AND NOT EXISTS (SELECT 1 FROM held WHERE held.saga_id = new.id)
+      ), `,
+      units: sql`CASE WHEN new.id IN (SELECT id FROM queued) THEN new.queued_units ELSE new.units END`,
+      queued: sql`id IN (SELECT id FROM queued)`,
+    },
+    /** And for a batch without. */
+    unkeyed: { held: sql``, units: sql`new.units`, queued: sql`false` },
+  };
 }
