@@ -61,6 +61,10 @@ export const jobPriority = (priority: number = SAGA_PRIORITY.default): number =>
  * output, no child, no payload yet) are left out, since every byte is written to Redis, read back
  * and parsed on every step. Packed and unpacked field by field: both run on every step, and object
  * spreads over objects of many shapes are much slower.
+ *
+ * A process of the previous release takes the packed snapshot as it is, during a rolling deploy: only
+ * fields it reads as their usual value when absent are left out (a unit's `payload` is kept: it tells
+ * a wait step that has its signal from one that must wait).
  */
 export type PackedSnapshot = Partial<Omit<SagaSnapshot, 'units'>> & { units: Partial<UnitSnapshot>[] };
 
@@ -100,13 +104,12 @@ export function unpackSnapshot(packed: PackedSnapshot): SagaSnapshot {
 }
 
 function packUnit(unit: UnitSnapshot): Partial<UnitSnapshot> {
-  const { key, kind, name, status, seq, attempts } = unit;
-  const packed: Partial<UnitSnapshot> = { key, kind, name, status, seq, attempts };
+  const { key, kind, name, status, seq, attempts, payload } = unit;
+  const packed: Partial<UnitSnapshot> = { key, kind, name, status, seq, attempts, payload };
   if (unit.step !== null) packed.step = unit.step;
   if (unit.scheduled) packed.scheduled = true;
   if (unit.output !== null) packed.output = unit.output;
   if (unit.endedAt !== null) packed.endedAt = unit.endedAt;
-  if (unit.payload !== null) packed.payload = unit.payload;
   if (unit.child !== null) packed.child = unit.child;
   return packed;
 }
