@@ -1,21 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { packSnapshot, unpackSnapshot } from '../../src/saga/execution/saga-queue.js';
-import type { SagaSnapshot, UnitSnapshot } from '../../src/saga/machine/saga-snapshot.js';
+import {
+  unitAtCreation,
+  type SagaSnapshot,
+  type UnitSnapshot,
+} from '../../src/saga/machine/saga-snapshot.js';
 
 const unit = (fields: Partial<UnitSnapshot>): UnitSnapshot => ({
-  key: 's0',
-  kind: 'step',
-  step: 0,
-  name: 'a',
-  status: 'pending',
-  seq: 0,
-  attempts: 0,
-  scheduled: false,
-  output: null,
-  endedAt: null,
-  payload: null,
-  child: null,
+  ...unitAtCreation({ key: 's0', kind: 'step', step: 0, name: 'a', status: 'pending', scheduled: false }),
   ...fields,
 });
 

@@ -8,7 +8,14 @@ import { SignalTimeoutError } from '../errors/signal-timeout.error.js';
 import { ACTIVE_SAGA_STATUSES, SagaStatus, TERMINAL_SAGA_STATUSES } from '../saga-status.js';
 import { SagaEventType, type EventDraft } from './saga-events.js';
 import { unitToRetry } from './operator-actions.js';
-import { UnitKind, unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from './saga-snapshot.js';
+import {
+  unitAtCreation,
+  UnitKind,
+  unitKey,
+  UnitStatus,
+  type SagaSnapshot,
+  type UnitSnapshot,
+} from './saga-snapshot.js';
 import type { NewChild, Outcome, SagaInput, Transition, UnitChange } from './transition.js';
 
 export const CANCELLED_ERROR: SagaError = toSagaError(new SagaCancelledError());
@@ -422,20 +429,15 @@ class NextTransition {
   private compensationUnit(step: StepDefinition): UnitSnapshot {
     const key = unitKey.compensation(step.index);
     return (
-      this.units.get(key) ?? {
+      this.units.get(key) ??
+      unitAtCreation({
         key,
         kind: UnitKind.Compensation,
         step: step.index,
         name: step.name,
         status: UnitStatus.Pending,
-        seq: 0,
-        attempts: 0,
         scheduled: false,
-        output: null,
-        endedAt: null,
-        payload: null,
-        child: null,
-      }
+      })
     );
   }
 

@@ -56,6 +56,30 @@ export interface UnitSnapshot {
   child: ChildSnapshot | null;
 }
 
+/**
+ * A unit as its row is created: no attempt yet, nothing recorded; its first job, if it is due at
+ * once (`scheduled`), is its `seq` 1.
+ */
+export function unitAtCreation(
+  unit: Pick<UnitSnapshot, 'key' | 'kind' | 'step' | 'name' | 'status' | 'scheduled'>,
+): UnitSnapshot {
+  const { key, kind, step, name, status, scheduled } = unit;
+  return {
+    key,
+    kind,
+    step,
+    name,
+    status,
+    seq: scheduled ? 1 : 0,
+    attempts: 0,
+    scheduled,
+    output: null,
+    endedAt: null,
+    payload: null,
+    child: null,
+  };
+}
+
 /** What a parent knows of its child saga. */
 export interface ChildSnapshot {
   id: string;

@@ -4,7 +4,13 @@ import type { SagaDefinition } from '../definition/saga-definition.interface.js'
 import { MicroBatcher } from '../execution/micro-batcher.js';
 import { initialUnits, queuedUnits, type NewUnit } from '../machine/new-saga.js';
 import { CANCELLED_ERROR } from '../machine/decide.js';
-import { unitKey, UnitStatus, type SagaSnapshot, type UnitSnapshot } from '../machine/saga-snapshot.js';
+import {
+  unitAtCreation,
+  unitKey,
+  UnitStatus,
+  type SagaSnapshot,
+  type UnitSnapshot,
+} from '../machine/saga-snapshot.js';
 import type { Transition, UnitChange } from '../machine/transition.js';
 import { ACTIVE_SAGA_STATUSES, TERMINAL_SAGA_STATUSES, type SagaStatus } from '../saga-status.js';
 import { admit, releaseKeys } from './concurrency-keys.js';
@@ -250,20 +256,16 @@ export class SagaStore {
       priority: saga.priority!,
       input: saga.input,
       parent: saga.parent_id == null ? null : { id: saga.parent_id, step: saga.parent_step! },
-      units: units.map((u) => ({
-        key: u.key!,
-        kind: u.kind as UnitSnapshot['kind'],
-        step: u.step ?? null,
-        name: u.name!,
-        status: u.status as UnitSnapshot['status'],
-        seq: u.due_in_ms == null ? 0 : 1,
-        attempts: 0,
-        scheduled: u.due_in_ms != null,
-        output: null,
-        endedAt: null,
-        payload: null,
-        child: null,
-      })),
+      units: units.map((u) =>
+        unitAtCreation({
+          key: u.key!,
+          kind: u.kind as UnitSnapshot['kind'],
+          step: u.step ?? null,
+          name: u.name!,
+          status: u.status as UnitSnapshot['status'],
+          scheduled: u.due_in_ms != null,
+        }),
+      ),
     };
     if (saga.trace_context != null) snapshot.traceContext = saga.trace_context;
     return snapshot;
@@ -344,8 +346,10 @@ export class SagaStore {
    * share one statement.
    *
    * `known` is the saga as the statement that scheduled the unit left it, when the unit's job carries
-   * it: if the saga is still at that `seq`, its units are as `known` shows them (every write to them
-   * bumps it), and are not read back.
+   * it: if the saga is still at that `seq`, its units are as `known` shows them, and are not read
+   * back. Every transition and claim bumps `seq`; the two writes that do not (a child's end waking
+   * its parent's waiting unit, a concurrency key handed to a queued saga) only make a waiting unit
+   * due, whose job reads the saga afresh (see StepWorker.unitToRun).
    */
   claim(sagaId: string, unit: string, seq: number, known?: SagaSnapshot): Promise<SagaSnapshot | undefined> {
     return this.claims.push({
