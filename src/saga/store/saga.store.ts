@@ -71,7 +71,6 @@ export interface StoredStart extends CreatedSaga {
 /** The pool, or a transaction on it. */
 export type StoreSql = postgres.Sql | postgres.TransactionSql;
 
-const ACTIVE = ACTIVE_SAGA_STATUSES as string[];
 const TERMINAL = TERMINAL_SAGA_STATUSES as string[];
 
 const NEW_SAGA = {
@@ -390,7 +389,9 @@ export class SagaStore {
           updated_at = now()
         FROM u JOIN ${this.table.units} x ON x.saga_id = u.saga_id AND x.key = u.key
         WHERE sagas.id = ANY(${ids}::uuid[]) AND x.saga_id = ANY(${ids}::uuid[]) AND sagas.id = u.saga_id
-          AND sagas.status IN ${this.parts.active}
+          -- Not ended, rather than one of the active statuses: the same rows, but not a condition the
+          -- status index can serve, so the planner finds them by id instead of reading every active saga.
+          AND sagas.status NOT IN ${this.parts.ended}
           AND x.seq = u.seq AND x.due_at IS NOT NULL AND x.status IN ('pending', 'running')
         RETURNING sagas.*, u.key
       ), claimed AS (
@@ -860,6 +861,8 @@ type StatementParts = ReturnType<typeof statementParts>;
 function statementParts(sql: postgres.Sql, table: SagaDatabase['table']) {
   const columns = (description: Columns) => sql.unsafe(recordsetColumns(description));
   const unitColumns = sql.unsafe(UNIT_COLUMNS);
+  const statusList = (statuses: readonly SagaStatus[]) =>
+    sql.unsafe(`(${statuses.map((s) => `'${s}'`).join(', ')})`);
   return {
     newSaga: columns(NEW_SAGA),
     newUnit: columns(NEW_UNIT),
@@ -868,7 +871,8 @@ function statementParts(sql: postgres.Sql, table: SagaDatabase['table']) {
     unitChange: columns(UNIT_CHANGE),
     unitColumns,
     sagaColumns: sql.unsafe(SAGA_COLUMNS),
-    active: sql.unsafe(`(${ACTIVE.map((status) => `'${status}'`).join(', ')})`),
+    active: statusList(ACTIVE_SAGA_STATUSES),
+    ended: statusList(TERMINAL_SAGA_STATUSES),
     /** When a unit of a commit's recordset (aliased `p`) is due. */
     dueAt: sql`now() + p.due_in_ms * interval '1 millisecond'`,
     /**
