@@ -94,12 +94,11 @@ export class LimitedQueues implements OnApplicationShutdown {
 
   /** The limited queue of the unit's job, if its handler is limited in the version its saga started on. */
   limitedQueueOf({ unit, due, sagaName, sagaVersion }: UnitJobTarget): LimitedQueue | undefined {
-    this.byName ??= this.open();
-    if (due || sagaName === undefined || sagaVersion === undefined || this.byName.size === 0)
-      return undefined;
+    const byName = (this.byName ??= this.open());
+    if (due || sagaName === undefined || sagaVersion === undefined || byName.size === 0) return undefined;
     const def = this.registry.findVersion(sagaName, sagaVersion);
     const handler = def && handlerOfUnit(def, unit);
-    return handler?.limits && this.byName!.get(limitedQueueName(sagaName, handler.method));
+    return handler?.limits && byName.get(limitedQueueName(sagaName, handler.method));
   }
 
   /**

@@ -32,11 +32,11 @@ export class SagaEventLog {
   }
 }
 
-/** The events logged at `debug`: those of every step. */
-const ROUTINE: ReadonlySet<SagaEventType> = new Set([
-  SagaEventType.StepStarted,
-  SagaEventType.StepCompleted,
-  SagaEventType.CompensationStarted,
+/** The events of every step, logged at `debug`, and what their lines say. */
+const ROUTINE: ReadonlyMap<SagaEventType, string> = new Map([
+  [SagaEventType.StepStarted, 'step started'],
+  [SagaEventType.StepCompleted, 'step completed'],
+  [SagaEventType.CompensationStarted, 'compensation started'],
 ]);
 
 function describe(event: EventDraft): [Level, string] {
@@ -44,12 +44,12 @@ function describe(event: EventDraft): [Level, string] {
   const error = data.error as SagaError | undefined;
   const retry = typeof data.retryInMs === 'number' ? `, retrying in ${data.retryInMs} ms` : ', for good';
   switch (event.type) {
+    case SagaEventType.StepStarted:
+    case SagaEventType.StepCompleted:
+    case SagaEventType.CompensationStarted:
+      return ['debug', ROUTINE.get(event.type)!];
     case SagaEventType.SagaStarted:
       return ['log', 'started'];
-    case SagaEventType.StepStarted:
-      return ['debug', 'step started'];
-    case SagaEventType.StepCompleted:
-      return ['debug', 'step completed'];
     case SagaEventType.StepFailed:
       return ['warn', `step failed${retry}: ${text(error)}`];
     case SagaEventType.StepWaiting:
@@ -61,8 +61,6 @@ function describe(event: EventDraft): [Level, string] {
       ];
     case SagaEventType.ChildStarted:
       return ['log', `started child saga ${String(data.childId)}`];
-    case SagaEventType.CompensationStarted:
-      return ['debug', 'compensation started'];
     case SagaEventType.CompensationCompleted:
       return ['log', 'compensated'];
     case SagaEventType.CompensationFailed:
