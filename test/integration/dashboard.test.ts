@@ -142,6 +142,39 @@ describe('dashboard (Chromium)', () => {
     assert.equal(all.length, 4);
   });
 
+  scenario('keeps the filtered list when the load for the earlier filter answers last', async () => {
+    const unfiltered = (url: URL) =>
+      url.pathname === '/sagas' && url.searchParams.get('limit') === '50' && !url.searchParams.has('status');
+    let release = () => {};
+    const released = new Promise<void>((resolve) => (release = resolve));
+    await page.route(unfiltered, async (route) => {
+      await released;
+      await route.continue();
+    });
+    try {
+      const held = page.waitForRequest((request) => unfiltered(new URL(request.url())));
+      await open('/');
+      await held;
+      await page.locator('select[name=status]').selectOption('compensated');
+      const compensated = [{ id: seeded.declined, status: 'compensated' }];
+      assert.deepEqual(await listFor({ status: 'compensated' }), compensated);
+
+      const answered = page.waitForResponse((response) => unfiltered(new URL(response.url())));
+      release();
+      await (await answered).finished();
+      await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 200)));
+      // Read at once: the list reloads every 5 s, which would hide a stale answer that had landed.
+      assert.equal(
+        JSON.parse((await page.locator('#runs').getAttribute('data-filter'))!).status,
+        'compensated',
+      );
+      assert.deepEqual(await rowsOf(), compensated);
+    } finally {
+      release();
+      await page.unroute(unfiltered);
+    }
+  });
+
   scenario(
     'shows a running trip: its parallel group, its wait, and live to completed after the approval signal',
     async () => {

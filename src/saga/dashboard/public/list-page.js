@@ -42,20 +42,40 @@ export function ListPage({ query }) {
     return () => clearInterval(timer);
   }, []);
   useEffect(() => {
-    get('/saga-counts').then((c) => setCounts(c.items), setError);
-    get(listPath({ name: filter.name, status: 'failed' }, undefined, 10)).then(
-      (p) => setDeadLetters(p.items),
-      setError,
+    // A later filter or tick supersedes this load: an answer that arrives after it must not land,
+    // or a slow unfiltered list would replace the filtered one.
+    let current = true;
+    const unlessSuperseded = (set) => (value) => current && set(value);
+    const failed = unlessSuperseded(setError);
+    get('/saga-counts').then(
+      unlessSuperseded((c) => setCounts(c.items)),
+      failed,
     );
-    get(listPath(filter)).then((p) => {
-      setPage({ ...p, filterKey });
-      setError(undefined);
-    }, setError);
+    get(listPath({ name: filter.name, status: 'failed' }, undefined, 10)).then(
+      unlessSuperseded((p) => setDeadLetters(p.items)),
+      failed,
+    );
+    get(listPath(filter)).then(
+      unlessSuperseded((p) => {
+        setPage({ ...p, filterKey });
+        setError(undefined);
+      }),
+      failed,
+    );
+    return () => {
+      current = false;
+    };
   }, [filterKey, tick]);
 
+  // Extends the list only if it still shows this filter's rows.
   const more = () =>
     get(listPath(filter, page.nextCursor)).then(
-      (p) => setPage({ ...page, items: [...page.items, ...p.items], nextCursor: p.nextCursor }),
+      (p) =>
+        setPage((shown) =>
+          shown.filterKey === filterKey
+            ? { ...shown, items: [...shown.items, ...p.items], nextCursor: p.nextCursor }
+            : shown,
+        ),
       setError,
     );
   const totals = Object.fromEntries(STATUSES.map((s) => [s, 0]));
