@@ -141,7 +141,11 @@ describe('limited handlers, in one process with the test kit', () => {
     await waitFor(async () => ((await call.queue.getJobCounts('active')).active === 1 ? true : undefined), {
       what: 'call to run from its own queue',
     });
-    assert.equal((await kit.view(started.id)).steps![0].status, 'running');
+    // The job is active before its claim commits: the step is running a moment later.
+    await waitFor(
+      async () => ((await kit.view(started.id)).steps![0].status === 'running' ? true : undefined),
+      { what: 'call to be running' },
+    );
     assert.equal((await kit.waitForEnd(started.id)).status, 'completed');
   });
 

@@ -10,14 +10,17 @@ import { waitFor } from '../support/wait.js';
 /**
  * Real faults to real processes: each test spawns application processes (test/support/app-process.main.ts,
  * the real server with the order and scripted sagas) on its own database and BullMQ prefix, and
- * stops them with SIGTERM or SIGKILL while a step of the scripted saga runs (`slow`: 400 ms).
+ * stops them with SIGTERM or SIGKILL while a step of the scripted saga runs (`slow`, held for
+ * `HELD_MS`: long enough that a loaded machine signals the process before the step is over).
  */
+const HELD_MS = 2000;
+
 describe('process lifecycle: SIGTERM, SIGKILL and roles', () => {
   const suite = processTests({ LOG_LEVEL: 'log', LOCK_DURATION_MS: '2000' });
   const { start, scenario } = suite;
 
   async function run(api: AppProcess, script: ScriptInput['script']): Promise<string> {
-    const started = await api.http.post('/sagas/scripted', { script });
+    const started = await api.http.post('/sagas/scripted', { script, slowMs: HELD_MS });
     assert.equal(started.status, 202, started.text);
     return started.body.id as string;
   }

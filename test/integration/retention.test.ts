@@ -51,6 +51,9 @@ describe('retention', () => {
     const deletedBefore = await deletedTotal();
     // Old and finished: a tree (parent and its child saga), and a saga that took a signal.
     const tree = await start('parent');
+    const treeView = await waitForSaga(t.http, tree);
+    assert.equal(treeView.status, 'completed');
+    const child = treeView.children![0].id;
     const approved = await start('approval');
     await waitFor(async () => {
       const { body } = await t.http.get<SagaView>(`/sagas/${approved}`);
@@ -60,22 +63,20 @@ describe('retention', () => {
       (await t.http.post(`/sagas/${approved}/signals/approval`, { approved: true, by: 'ops' })).status,
       202,
     );
+    // Read while it is younger than the retention (3 s go fast on a loaded machine).
+    assert.equal((await waitForSaga(t.http, approved)).status, 'completed');
+    assert.equal((await rows(approved)).saga_signals, 1);
     // Old, not to be deleted: a dead letter, a running parent whose child completed, a pending saga.
     const deadLetter = await start('scripted', { script: { b: ['fatal'], undoA: ['fail'] } });
     const running = await start('parent', { script: { after: ['sleep'] } });
     const pending = await start('scripted', {}, '?delayMs=3600000');
 
-    const treeView = await waitForSaga(t.http, tree);
-    assert.equal(treeView.status, 'completed');
-    const child = treeView.children![0].id;
-    assert.equal((await waitForSaga(t.http, approved)).status, 'completed');
     assert.equal((await waitForSaga(t.http, deadLetter)).status, 'failed');
     const runningChild = await waitFor(async () => {
       const { body } = await t.http.get<SagaView>(`/sagas/${running}`);
       const id = body.children?.[0]?.id;
       return id && (await t.http.get<SagaView>(`/sagas/${id}`)).body.status === 'completed' ? id : undefined;
     });
-    assert.equal((await rows(approved)).saga_signals, 1);
 
     // They age past the retention; then a young finished saga.
     await sleep(RETENTION_MS + 500);

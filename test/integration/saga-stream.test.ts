@@ -98,9 +98,10 @@ describe('saga stream: GET /sagas/{id}/stream', () => {
     assert.equal(snapshot.status, 'running');
     assert.equal(snapshot.steps!.find((s) => s.name === 'awaitApproval')!.waitingFor, 'approval');
 
-    const signalled = Date.now();
     const sent = await api.http.post(`/sagas/${id}/signals/approval`, { approved: true, by: 'ops' });
     assert.equal(sent.status, 202, sent.text);
+    // The signal's event committed before the 202: the contract's second counts from then at the latest.
+    const signalled = Date.now();
     await waitFor(async () => (stream.events.length > 1 ? true : undefined), {
       timeoutMs: 1000,
       intervalMs: 10,
@@ -115,6 +116,8 @@ describe('saga stream: GET /sagas/{id}/stream', () => {
   it('gives clients that connect at any moment of a running saga the snapshot, then every later event once', async () => {
     const id = await start('scripted', {
       script: { a: ['slow'], b: ['fail', 'slow'], c: ['fail', 'slow'] },
+      // Each quiet second between events outlasts a loaded machine's turn of the loop below.
+      slowMs: 1000,
     });
     const streams: SseReading[] = [];
     while (['pending', 'running'].includes((await api.http.get<SagaView>(`/sagas/${id}`)).body.status)) {

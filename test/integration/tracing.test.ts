@@ -50,7 +50,8 @@ describe('tracing: one trace per saga, a span per attempt, over OTLP', () => {
   async function run(api: AppProcess, script: ScriptInput['script']): Promise<string> {
     const started = await api.http.post(
       '/sagas/scripted',
-      { script },
+      // A slow step outlasts the time a loaded machine takes to see it run and SIGKILL its worker.
+      { script, slowMs: 2000 },
       {
         traceparent: `00-${CALLER_TRACE_ID}-${CALLER_SPAN_ID}-01`,
       },

@@ -7,14 +7,22 @@ export interface HttpResponse<T = any> {
 }
 
 export class HttpClient {
-  constructor(readonly baseUrl: string) {}
+  constructor(
+    readonly baseUrl: string,
+    private readonly defaultHeaders: Record<string, string> = {},
+  ) {}
+
+  /** The same server, with `headers` on every request (an API key). */
+  withHeaders(headers: Record<string, string>): HttpClient {
+    return new HttpClient(this.baseUrl, { ...this.defaultHeaders, ...headers });
+  }
 
   async request<T = any>(
     method: string,
     path: string,
     options: { json?: unknown; body?: string | Buffer; headers?: Record<string, string> } = {},
   ): Promise<HttpResponse<T>> {
-    const headers: Record<string, string> = { ...options.headers };
+    const headers: Record<string, string> = { ...this.defaultHeaders, ...options.headers };
     let body: string | Buffer | undefined = options.body;
     if (options.json !== undefined) {
       body = JSON.stringify(options.json);

@@ -14,7 +14,9 @@ export function waitForSaga(
 ): Promise<SagaView> {
   return waitFor(
     async () => {
-      const { body } = await http.get<SagaView>(`/sagas/${id}`);
+      const { status, body, text } = await http.get<SagaView>(`/sagas/${id}`);
+      // Named in the timeout's message: a refused question (a missing API key) is no slow saga.
+      if (status >= 400 && status < 500) throw new Error(`GET /sagas/${id} answered ${status}: ${text}`);
       return statuses.includes(body?.status) ? body : undefined;
     },
     { timeoutMs, what: `saga ${id} to be ${statuses.join(' or ')}` },
