@@ -29,13 +29,16 @@ describe('sagas that branch, wait and nest', () => {
 
   describe('a parallel group', () => {
     it('runs its steps at once, and the next step once all have completed', async () => {
-      const id = await start('parallel', { script: { b: ['slow'], c: ['slow'], d: ['slow'] } });
+      const id = await start('parallel', {
+        script: { b: ['slow'], c: ['slow'], d: ['slow'] },
+        slowMs: 1000,
+      });
       const saga = await waitForSaga(t.http, id);
       assert.equal(saga.status, 'completed');
       const [b, c, d] = ['b', 'c', 'd'].map((h) => calls(id, h)[0].at);
-      // Each took 400 ms; run one after another they would span 800 ms before the last began.
-      assert.ok(Math.max(b, c, d) - Math.min(b, c, d) < 300, `started ${b}, ${c}, ${d}`);
-      assert.ok(calls(id, 'e')[0].at >= Math.max(b, c, d) + 400, 'e waited for the whole group');
+      // Each took 1 s; run one after another they would span 2 s before the last began.
+      assert.ok(Math.max(b, c, d) - Math.min(b, c, d) < 1000, `started ${b}, ${c}, ${d}`);
+      assert.ok(calls(id, 'e')[0].at >= Math.max(b, c, d) + 1000, 'e waited for the whole group');
       assert.deepEqual(
         saga.steps!.map((s) => [s.name, s.kind, s.group ?? null, s.status]),
         [

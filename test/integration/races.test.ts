@@ -265,7 +265,9 @@ describe('reconciler decision', () => {
       WHERE saga_id IN ${t.sql([lost, present, finished])} AND key = 's0'`;
     await t.sql`UPDATE saga_units SET due_at = now() + interval '1 hour' WHERE saga_id = ${future} AND key = 's0'`;
     await t.sql`UPDATE sagas SET status = 'completed' WHERE id = ${finished}`;
-    // `recent` stays due just now, within the grace period a committing worker has to enqueue it.
+    // `recent` is due just now, within the grace period a committing worker has to enqueue it (set
+    // last: the statements above may take longer than the grace on a loaded machine).
+    await t.sql`UPDATE saga_units SET due_at = now() WHERE saga_id = ${recent} AND key = 's0'`;
 
     const redriven = await t.app.get(SagaReconciler, { strict: false }).reconcile();
     assert.equal(redriven, 1);
