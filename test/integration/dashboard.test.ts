@@ -292,4 +292,23 @@ describe('dashboard (Chromium)', () => {
       assert.ok(text.includes(expected), `${expected} in ${text}`);
     await screenshot(page, 'dashboard-definitions-1366');
   });
+
+  scenario('loads the next page of a filtered list on demand, each saga once', async () => {
+    const more = await Promise.all(Array.from({ length: 50 }, () => start('scripted', {})));
+    const scripted = [seeded.deadLetter, ...more];
+    await open('/?name=scripted');
+    const first = await listFor({ name: 'scripted' });
+    assert.equal(first.length, 50);
+    await page.getByRole('button', { name: 'Load more' }).click();
+    await page.locator('#runs tbody tr').nth(50).waitFor();
+    // The page reloads its totals every 5 s; the list it extended stays as loaded.
+    await page.waitForResponse((response) => response.url().includes('/saga-counts'));
+    await page.evaluate(() => new Promise((resolve) => setTimeout(resolve, 500)));
+    const all = await rowsOf();
+    const ids = (rows: { id: string | null }[]) => rows.map((r) => r.id);
+    assert.deepEqual(ids(all.slice(0, 50)), ids(first));
+    assert.deepEqual(new Set(all.map((r) => r.id)), new Set(scripted));
+    assert.equal(all.length, 51);
+    assert.equal(await page.getByRole('button', { name: 'Load more' }).count(), 0);
+  });
 });

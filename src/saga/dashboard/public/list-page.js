@@ -55,13 +55,16 @@ export function ListPage({ query }) {
       unlessSuperseded((p) => setDeadLetters(p.items)),
       failed,
     );
-    get(listPath(filter)).then(
-      unlessSuperseded((p) => {
-        setPage({ ...p, filterKey });
-        setError(undefined);
-      }),
-      failed,
-    );
+    // A list extended by 'Load more' stays as it was loaded (a reload would cut it to its first
+    // page under the reader's eyes); a new filter, or the first page alone, loads afresh.
+    if (page.filterKey !== filterKey || !page.extended)
+      get(listPath(filter)).then(
+        unlessSuperseded((p) => {
+          setPage({ ...p, filterKey });
+          setError(undefined);
+        }),
+        failed,
+      );
     return () => {
       current = false;
     };
@@ -73,7 +76,7 @@ export function ListPage({ query }) {
       (p) =>
         setPage((shown) =>
           shown.filterKey === filterKey
-            ? { ...shown, items: [...shown.items, ...p.items], nextCursor: p.nextCursor }
+            ? { ...shown, items: [...shown.items, ...p.items], nextCursor: p.nextCursor, extended: true }
             : shown,
         ),
       setError,
