@@ -119,6 +119,8 @@ describe('dashboard (Chromium)', () => {
     );
     // The totals come by a call of their own, which may answer after the dead letters'.
     await page.locator('.total-failed .count', { hasText: /^1$/ }).waitFor();
+    const header = (await page.locator('.dead-letters header').textContent())!.replace(/\s+/g, ' ');
+    assert.match(header, /Dead letters · 1 failed saga needs an operator/);
     await screenshot(page, 'dashboard-list-1366');
 
     await page.locator('select[name=status]').selectOption('compensated');

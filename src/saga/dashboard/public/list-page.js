@@ -103,8 +103,7 @@ export function ListPage({ query }) {
       filter.status !== 'failed' &&
       html`<article class="dead-letters">
         <header>
-          <strong>Dead letters</strong> · ${totals.failed} failed saga${totals.failed === 1 ? '' : 's'} need
-          an operator
+          <strong>Dead letters</strong> · ${needsOperator(totals.failed)}
           <a href="#/?status=failed" class="right">show all</a>
         </header>
         <${SagaTable} items=${deadLetters} />
@@ -167,6 +166,11 @@ export function ListPage({ query }) {
     ${page.nextCursor && html`<button class="secondary outline" onClick=${more}>Load more</button>`}
   `;
 }
+
+const needsOperator = (failed) =>
+  failed === 1
+    ? '1 failed saga needs an operator'
+    : `${failed.toLocaleString()} failed sagas need an operator`;
 
 /** `filter`: what the rows were loaded for, so that a reader can tell a list that is still loading. */
 function SagaTable({ items, id, filter }) {
