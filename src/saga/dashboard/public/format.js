@@ -13,12 +13,37 @@ export function when(iso) {
     : date.toLocaleString([], { hour12: false, dateStyle: 'short', timeStyle: 'medium' });
 }
 
+const UNITS = [
+  ['d', 86_400],
+  ['h', 3_600],
+  ['min', 60],
+  ['s', 1],
+];
+
+/** A number and its unit, which a line must not break apart. */
+const unit = (count, name) => `${count}\u00a0${name}`;
+
+/**
+ * A span as a person says it: `340 ms`, `2.5 s`, `1 min`, `1 min 30 s`, `7 d`, `2 h 5 min`:
+ * milliseconds under a second, 3 significant digits under a minute, then the two largest
+ * units of the whole seconds that are not zero.
+ */
 export function duration(ms) {
   if (ms === undefined || ms === null || Number.isNaN(ms)) return '';
-  if (ms < 1000) return `${Math.round(ms)} ms`;
-  if (ms < 60_000) return `${(ms / 1000).toFixed(ms < 10_000 ? 2 : 1)} s`;
-  if (ms < 3_600_000) return `${Math.floor(ms / 60_000)} min ${Math.round((ms % 60_000) / 1000)} s`;
-  return `${(ms / 3_600_000).toFixed(1)} h`;
+  if (ms < 999.5) return unit(Math.round(ms), 'ms');
+  if (ms < 59_950) return unit(Number((ms / 1000).toPrecision(3)), 's');
+  let rest = Math.round(ms / 1000);
+  const parts = [];
+  for (const [name, seconds] of UNITS) {
+    const count = Math.floor(rest / seconds);
+    rest -= count * seconds;
+    if (count > 0 || parts.length > 0) parts.push([count, name]);
+  }
+  return parts
+    .slice(0, 2)
+    .filter(([count]) => count > 0)
+    .map(([count, name]) => unit(count, name))
+    .join(' ');
 }
 
 export const shortId = (id) => (id ? `${id.slice(0, 8)}…${id.slice(-4)}` : '');

@@ -172,7 +172,8 @@ function optionFor(view, events) {
       type: 'value',
       min: 0,
       max: Math.max(now, 1),
-      axisLabel: { formatter: (v) => duration(v) },
+      // The end of the axis (now, or the saga's end) is labelled; a tick too close to it is not.
+      axisLabel: { formatter: (v) => duration(v), hideOverlap: true },
       splitLine: { lineStyle: { type: 'dashed' } },
     },
     yAxis: {
