@@ -3,7 +3,10 @@ import { describe, it } from 'node:test';
 
 // The dashboard's own module, as the browser loads it (plain JavaScript served from src/).
 const FORMAT = new URL('../../../src/saga/dashboard/public/format.js', import.meta.url).href;
-const { duration } = (await import(FORMAT)) as { duration: (ms: number | null | undefined) => string };
+const { duration, plural } = (await import(FORMAT)) as {
+  duration: (ms: number | null | undefined) => string;
+  plural: (count: number, word: string) => string;
+};
 
 describe('dashboard: duration', () => {
   it('says a span as a person does', () => {
@@ -37,5 +40,13 @@ describe('dashboard: duration', () => {
     assert.equal(duration(undefined), '');
     assert.equal(duration(null), '');
     assert.equal(duration(Number.NaN), '');
+  });
+});
+
+describe('dashboard: plural', () => {
+  it('counts a word', () => {
+    assert.equal(plural(1, 'attempt'), '1 attempt');
+    assert.equal(plural(2, 'attempt'), '2 attempts');
+    assert.equal(plural(0, 'attempt'), '0 attempts');
   });
 });

@@ -1,10 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get } from './api.js';
-import { duration, Json } from './format.js';
+import { duration, Json, plural } from './format.js';
 import { html } from './html.js';
 
 const retryText = ({ attempts, backoff }) =>
-  `${attempts} attempt${attempts === 1 ? '' : 's'}, ${backoff.type} backoff ${duration(backoff.delay)}` +
+  `${plural(attempts, 'attempt')}, ${backoff.type} backoff ${duration(backoff.delay)}` +
   (backoff.type === 'exponential' ? ` (max ${duration(backoff.maxDelay)})` : '') +
   (backoff.jitter ? `, jitter ${backoff.jitter}` : '');
 

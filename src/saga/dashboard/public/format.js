@@ -46,6 +46,9 @@ export function duration(ms) {
     .join(' ');
 }
 
+/** `1 attempt`, `2 attempts`. */
+export const plural = (count, word) => `${count.toLocaleString()} ${word}${count === 1 ? '' : 's'}`;
+
 export const shortId = (id) => (id ? `${id.slice(0, 8)}…${id.slice(-4)}` : '');
 
 export const SagaLink = ({ id, children }) =>

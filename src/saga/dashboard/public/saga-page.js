@@ -1,7 +1,7 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { get, post, streamSaga } from './api.js';
 import { ConfirmDialog } from './dialogs.js';
-import { duration, ErrorText, Json, SagaLink, Status, when } from './format.js';
+import { duration, ErrorText, Json, plural, SagaLink, Status, when } from './format.js';
 import { html } from './html.js';
 import { JsonField, SchemaForm } from './schema-form.js';
 import { Timeline } from './timeline.js';
@@ -216,7 +216,7 @@ function StepsTable({ view, act }) {
               ${
                 step.compensation &&
                 html`<${Status} status=${step.compensation.status} />
-                  <small>${step.compensation.attempts} attempt(s)</small> <br /><${ErrorText}
+                  <small>${plural(step.compensation.attempts, 'attempt')}</small> <br /><${ErrorText}
                     error=${step.compensation.error}
                   />`
               }

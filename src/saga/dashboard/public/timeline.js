@@ -60,7 +60,11 @@ export function Timeline({ view, events, live }) {
     return () => clearInterval(timer);
   }, [view, events, live]);
   const rows = rowsOf(view, events).length;
-  return html`<div class="timeline" ref=${element} style="height: ${Math.max(160, rows * 30 + 90)}px"></div>`;
+  return html`<div
+    class="timeline"
+    ref=${element}
+    style="height: ${Math.max(174, rows * 30 + 104)}px"
+  ></div>`;
 }
 
 function rowsOf(view, events) {
@@ -148,7 +152,7 @@ function optionFor(view, events) {
   }));
   return {
     animation: false,
-    grid: { left: 150, right: 40, top: 34, bottom: 52 },
+    grid: { left: 150, right: 40, top: 48, bottom: 52 },
     // A day's wait for a person next to steps of milliseconds: zoom in with the wheel or the slider.
     dataZoom: [
       { type: 'inside', xAxisIndex: 0, filterMode: 'none' },
@@ -204,7 +208,8 @@ function optionFor(view, events) {
         markLine: {
           silent: true,
           symbol: 'none',
-          label: { formatter: '{b}', fontSize: 10 },
+          // Above the rows (the y axis is inverted: a line starts at the top), clear of the time axis's labels.
+          label: { formatter: '{b}', fontSize: 10, position: 'start' },
           lineStyle: { color: '#64748b', type: 'dotted' },
           data: events
             .filter((e) => MARKED[e.type])
