@@ -81,6 +81,12 @@ describe('step limits across three worker processes', () => {
     );
   }
 
+  /** Postgres's clock in epoch milliseconds: the one the recorded attempts are timed by. */
+  async function postgresNow(): Promise<number> {
+    const [{ now }] = await t.sql<{ now: number }[]>`SELECT extract(epoch FROM now()) * 1000 AS now`;
+    return Number(now);
+  }
+
   /** Every attempt of `step` of these sagas, from saga_events. */
   async function attemptsOf(ids: string[], step: string): Promise<Attempt[]> {
     const rows = await t.sql<{ saga_id: string; start: number; end: number | null }[]>`
@@ -177,22 +183,20 @@ describe('step limits across three worker processes', () => {
       },
       { timeoutMs: 30_000, what: 'a tenth of the sagas to end' },
     );
-    const [{ now: wipedAt }] = await t.sql<{ now: number }[]>`SELECT extract(epoch FROM now()) * 1000 AS now`;
+    const wipedAt = await postgresNow();
     assert.ok((await wipeRedisPrefix(t.redis, t.queuePrefix)) > 0);
 
     // The reconciler puts the concurrency back, and every unit.
     await waitFor(async () => ((await t.redis.hget(meta, 'concurrency')) === '20' ? true : undefined), {
       what: 'the concurrency of throttled.call back in Redis',
     });
-    const [{ now: restoredAt }] = await t.sql<
-      { now: number }[]
-    >`SELECT extract(epoch FROM now()) * 1000 AS now`;
+    const restoredAt = await postgresNow();
     await waitForAll(throttled, 60_000);
 
     // Attempts that ran through the wipe were forgotten by Redis (and some redelivered): from the
     // time they are over (400 ms) and the reconciler has put everything back (a few ticks, seen
     // above), the limits hold as before.
-    const settled = Math.max(Number(wipedAt) + 3000, Number(restoredAt) + 1000);
+    const settled = Math.max(wipedAt + 3000, restoredAt + 1000);
     const after = (await attemptsOf(throttled, 'call')).filter((a) => a.start >= settled);
     assert.ok(after.length >= 50, `only ${after.length} attempts started after the wipe settled`);
     assert.ok(maxRunning(after) <= 20, `${maxRunning(after)} ran at once after the wipe`);

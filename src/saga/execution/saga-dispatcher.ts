@@ -232,8 +232,9 @@ function carried(saga: SagaSnapshot): PackedSnapshot | undefined {
 
 /**
  * About how long the snapshot is as JSON: what varies in length (the input, outputs and payloads)
- * measured as JSON, and a generous allowance for the rest. BullMQ serializes the whole of it anyway; doing that
- * here too, on every step, to find the rare large one would cost more than the check is worth.
+ * measured as JSON, and a generous allowance for the rest. BullMQ serializes the whole of it
+ * anyway; doing that here too, on every step, to find the rare large one would cost more than the
+ * check is worth.
  */
 function snapshotChars(saga: SagaSnapshot): number {
   let chars = SAGA_FIELD_CHARS + jsonChars(saga.input);

@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'preact/hooks';
 import { get } from './api.js';
-import { duration, ErrorText, SagaLink, Status, STATUSES, when } from './format.js';
+import { duration, ErrorText, plural, SagaLink, Status, STATUSES, when } from './format.js';
 import { html } from './html.js';
 
 const FILTERS = ['name', 'status', 'parentId', 'createdAfter', 'createdBefore'];
@@ -168,9 +168,7 @@ export function ListPage({ query }) {
 }
 
 const needsOperator = (failed) =>
-  failed === 1
-    ? '1 failed saga needs an operator'
-    : `${failed.toLocaleString()} failed sagas need an operator`;
+  `${plural(failed, 'failed saga')} ${failed === 1 ? 'needs' : 'need'} an operator`;
 
 /** `filter`: what the rows were loaded for, so that a reader can tell a list that is still loading. */
 function SagaTable({ items, id, filter }) {
